@@ -1,0 +1,48 @@
+"""``ABCActQuant``: ABC-Net's N shifted binary activations, ``A = sum_n beta_n H_{v_n}(x)`` (eq. 7-9).
+
+Follows Brevitas's tensor-quant contract: ``forward(x) -> (value, scale, zero_point, bit_width)`` with
+``scale`` = beta ``[N]``, ``zero_point`` 0 and ``bit_width`` N.
+"""
+import torch
+from torch import Tensor, nn
+
+from brevitas_abc.core.presets import act_shifts
+from brevitas_abc.core.validation import check_num_bases
+from brevitas_abc.function.ste import shifted_binary_act_ste
+
+
+class ABCActQuant(nn.Module):
+    """N binary activations ``H_v(x) = 2 * 1[clip(x + v, 0, 1) >= 0.5] - 1`` with coefficients beta.
+
+    Args:
+        num_bases: N, in [1, 8].
+        shifts: "paper" (Table S4), "uniform" (evenly spread over [-1.5, 1.5]) or N floats: initial ``v``.
+        train_shifts: learn ``v`` (gradient ``1[0 <= x + v <= 1]``, like BatchNorm's shift).
+        train_betas: learn ``beta`` (initialised to 1, like BatchNorm's scale).
+
+    >>> q = ABCActQuant(num_bases=3)
+    >>> a, beta, _, _ = q(torch.linspace(-3, 3, 7))
+    >>> a.tolist(), beta.tolist()
+    ([-3.0, -3.0, -1.0, -1.0, 1.0, 3.0, 3.0], [1.0, 1.0, 1.0])
+    """
+
+    def __init__(self, num_bases: int = 3, shifts="paper", train_shifts: bool = True, train_betas: bool = True):
+        super().__init__()
+        check_num_bases("num_act_bases", num_bases)
+        self.num_bases = num_bases
+        self.shifts = nn.Parameter(act_shifts(shifts, num_bases), requires_grad=train_shifts)
+        self.betas = nn.Parameter(torch.ones(num_bases), requires_grad=train_betas)
+
+    def branches(self, x: Tensor) -> Tensor:
+        """The N binary activations ``H_{v_n}(x)``, stacked as ``[N, *x.shape]`` (exact +-1)."""
+        v = self.shifts.view(-1, *([1] * x.dim()))
+        return shifted_binary_act_ste(x.unsqueeze(0), v)
+
+    def forward(self, x: Tensor):
+        h = self.branches(x)
+        value = (self.betas.view(-1, *([1] * x.dim())) * h).sum(dim=0)
+        zero_point = torch.zeros((), dtype=x.dtype, device=x.device)
+        return value, self.betas, zero_point, torch.tensor(float(self.num_bases))
+
+    def extra_repr(self) -> str:
+        return f"num_bases={self.num_bases}"
