@@ -1,0 +1,110 @@
+"""``export_qonnx``: export to QONNX, then prove it by executing the graph and comparing with PyTorch."""
+import contextlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from brevitas.export import export_qonnx as brevitas_export_qonnx
+from torch import nn
+
+from brevitas_abc.export.convert import convert
+
+QONNX_DOMAIN = "qonnx.custom_op.general"
+QONNX_OPS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold")
+
+
+class QONNXMismatchError(RuntimeError):
+    """Executing the exported QONNX graph did not reproduce PyTorch's output."""
+
+
+class NonStandardOpError(RuntimeError):
+    """The exported graph contains an op outside ONNX and QONNX."""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """Outcome of a verified export: where, what ops, and how close QONNX execution came to PyTorch."""
+
+    path: Path
+    num_inputs: int
+    max_abs_diff: float
+    argmax_agreement: float | None
+    op_types: tuple[str, ...]
+
+    def __str__(self) -> str:
+        agreement = "n/a" if self.argmax_agreement is None else f"{100 * self.argmax_agreement:.1f} %"
+        return (f"QONNX export {self.path}: {self.num_inputs} input(s), max |QONNX - PyTorch| = "
+                f"{self.max_abs_diff:.3g}, argmax agreement {agreement}, ops {sorted(set(self.op_types))}")
+
+
+def check_standard_ops(model_wrapper) -> tuple[str, ...]:
+    """Raise ``NonStandardOpError`` naming any node that is neither standard ONNX nor QONNX."""
+    op_types = []
+    for node in model_wrapper.graph.node:
+        standard = node.domain in ("", "ai.onnx") or (node.domain == QONNX_DOMAIN and node.op_type in QONNX_OPS)
+        if not standard:
+            raise NonStandardOpError(
+                f"node {node.name!r} has op {node.domain}:{node.op_type}; allowed are standard ONNX ops "
+                f"and {QONNX_DOMAIN}:{QONNX_OPS}")
+        op_types.append(node.op_type)
+    return tuple(op_types)
+
+
+def execute_qonnx(model_wrapper, inputs: np.ndarray) -> np.ndarray:
+    """Run a QONNX graph (single input, single output) with qonnx's node-by-node executor."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    out = execute_onnx(model_wrapper, {model_wrapper.graph.input[0].name: inputs})
+    return out[model_wrapper.graph.output[0].name]
+
+
+def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: float = 1e-4,
+                 quiet: bool = True) -> ExportReport:
+    """Convert, export to QONNX at ``path``, execute the graph on ``example_input`` and compare with PyTorch.
+
+    Args:
+        model: a trained model (ABC/LBC/Group-Net layers are converted to their export form first; the model
+            itself is not modified).
+        example_input: a real batch; the graph's input shape is fixed to it.
+        path: the ``.onnx`` file to write.
+        atol: largest allowed ``max |QONNX - PyTorch|``.
+        quiet: hide the exporter's progress lines.
+
+    Returns:
+        An ``ExportReport``.
+
+    Raises:
+        QONNXMismatchError: the executed graph differs from PyTorch eval by more than ``atol`` or picks a
+            different argmax (the message gives both numbers).
+        NonStandardOpError: the graph contains a non-ONNX/QONNX op.
+    """
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            reference = model(example_input).detach().cpu().numpy()
+        export_model = convert(model)
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+            brevitas_export_qonnx(export_model, args=example_input, export_path=str(path))
+    finally:
+        model.train(was_training)
+    wrapper = cleanup_model(ModelWrapper(str(path)))
+    wrapper.save(str(path))
+    op_types = check_standard_ops(wrapper)
+    produced = execute_qonnx(wrapper, example_input.detach().cpu().numpy())
+    max_abs_diff = float(np.abs(produced - reference).max())
+    agreement = None
+    if reference.ndim == 2 and reference.shape[1] > 1:
+        agreement = float((produced.argmax(1) == reference.argmax(1)).mean())
+    report = ExportReport(path, int(example_input.shape[0]), max_abs_diff, agreement, op_types)
+    if max_abs_diff > atol or (agreement is not None and agreement < 1.0):
+        raise QONNXMismatchError(f"{report}; allowed max |diff| is {atol} with identical argmax")
+    return report

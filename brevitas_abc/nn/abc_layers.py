@@ -1,0 +1,178 @@
+"""``ABCConv2d`` and ``ABCLinear``: drop-in ABC-Net layers (Lin, Zhao, Pan 2017).
+
+Training forward (bilinearity, DESIGN 1.1): ``y = op(sum_m alpha_m B_m, sum_n beta_n H_{v_n}(x))``, ONE
+convolution on the reconstructed weight and activation tensors. It equals the M*N-branch form
+``sum_m sum_n alpha_m beta_n op(B_m, H_{v_n}(x))`` (eq. 10) in value and gradient; that form is kept as
+``forward_branches`` (the reference) and as the export form (``to_export_form``).
+
+Padding of binary activations is explicit: each binary base ``H_n`` is padded with ``binary_padding``
+(default +1, so padded maps stay {-1,+1}); the summed activation is therefore padded with
+``binary_padding * sum_n beta_n``. With full-precision activations the layer pads with zeros like torch.
+"""
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from brevitas_abc.core import ABCActQuant, ABCWeightQuant
+from brevitas_abc.nn.abc_export_form import ABCExportLayer, BipolarActBranch, binary_weight_layer
+from brevitas_abc.nn.abc_options import ABCLayerOptions
+from brevitas_abc.nn.constant_ops import channel_shaped
+
+
+class ABCLayerMixin:
+    """Shared ABC logic; the torch layer class supplies ``weight``, ``bias`` and ``_op``."""
+
+    abc_options: ABCLayerOptions
+
+    def _init_abc(self, options: ABCLayerOptions) -> None:
+        self.abc_options = options
+        self.weight_quant = ABCWeightQuant(
+            num_bases=options.num_weight_bases, shifts=options.weight_shifts,
+            granularity=options.weight_granularity, train_shifts=options.train_weight_shifts,
+            ridge=options.ridge, backprop_alpha=options.backprop_alpha)
+        self.input_quant = None if options.num_act_bases is None else ABCActQuant(
+            num_bases=options.num_act_bases, shifts=options.act_shifts,
+            train_shifts=options.train_act_shifts, train_betas=options.train_act_betas)
+
+    @property
+    def num_weight_bases(self) -> int:
+        return self.abc_options.num_weight_bases
+
+    @property
+    def num_act_bases(self) -> int | None:
+        return self.abc_options.num_act_bases
+
+    @property
+    def _is_conv(self) -> bool:
+        return isinstance(self, nn.Conv2d)
+
+    def forward(self, x: Tensor) -> Tensor:
+        w_hat = self.weight_quant(self.weight)[0]
+        if self.input_quant is None:
+            return self._op(x, w_hat, self.bias, binary_input=False)
+        a = self.input_quant(x)[0]
+        return self._op(a, w_hat, self.bias, binary_input=True, pad_fill=self._pad_fill(self.input_quant.betas))
+
+    def _pad_fill(self, betas: Tensor) -> Tensor:
+        return self.abc_options.binary_padding * betas.sum()
+
+    def forward_branches(self, x: Tensor) -> Tensor:
+        """Reference M*N-branch form ``sum_m sum_n alpha_m beta_n op(B_m, H_{v_n}(x)) + bias`` (eq. 10)."""
+        bases, alpha = self.weight_quant.bases_and_alpha(self.weight)
+        coeff = self.weight_quant.alpha_per_output(alpha, self.weight.shape[0])
+        if self.input_quant is None:
+            inputs, betas, binary = [x], [None], False
+        else:
+            inputs, betas, binary = list(self.input_quant.branches(x)), list(self.input_quant.betas), True
+        out = 0
+        for m in range(self.num_weight_bases):
+            scale = channel_shaped(coeff[m], self._is_conv)
+            for h, beta in zip(inputs, betas):
+                term = self._op(h, bases[m], None, binary_input=binary,
+                                pad_fill=torch.tensor(self.abc_options.binary_padding))
+                out = out + term * (scale if beta is None else scale * beta)
+        if self.bias is not None:
+            out = out + channel_shaped(self.bias, self._is_conv)
+        return out
+
+    @torch.no_grad()
+    def to_export_form(self) -> ABCExportLayer:
+        """Stock-Brevitas export form with the current (frozen) bases, alpha, beta and shifts."""
+        bases, alpha = self.weight_quant.bases_and_alpha(self.weight)
+        coeff = self.weight_quant.alpha_per_output(alpha, self.weight.shape[0])  # [M, C]
+        if self.input_quant is None:
+            act_branches, coefficients = [], coeff.unsqueeze(1)
+            weight_padding = self.padding if self._is_conv else None
+        else:
+            pads = self._binary_pads() if self._is_conv else None
+            act_branches = [BipolarActBranch(float(v), pads, self.abc_options.binary_padding)
+                            for v in self.input_quant.shifts]
+            coefficients = coeff.unsqueeze(1) * self.input_quant.betas.view(1, -1, 1)
+            weight_padding = 0
+        weight_branches = [binary_weight_layer(self, bases[m], weight_padding) for m in range(self.num_weight_bases)]
+        bias = None if self.bias is None else self.bias.detach()
+        return ABCExportLayer(act_branches, weight_branches, coefficients, bias, self._is_conv)
+
+    @classmethod
+    def from_float(cls, module: nn.Module, **abc_kwargs):
+        """An ABC layer with ``module``'s shape, initialised from its float weight and bias."""
+        layer = cls._like(module, **abc_kwargs)
+        with torch.no_grad():
+            layer.weight.copy_(module.weight)
+            if module.bias is not None:
+                layer.bias.copy_(module.bias)
+        return layer.to(module.weight.device)
+
+
+class ABCConv2d(ABCLayerMixin, nn.Conv2d):
+    """Drop-in ``nn.Conv2d`` with M binary weight bases and N binary activation bases.
+
+    Same constructor arguments and state-dict keys as ``nn.Conv2d`` (plus ``weight_quant.*`` and
+    ``input_quant.*``); ABC options as keywords, see ``ABCLayerOptions``.
+
+    >>> layer = ABCConv2d(3, 8, 3, padding=1, num_weight_bases=3, num_act_bases=3)
+    >>> x = torch.randn(2, 3, 8, 8)
+    >>> bool(torch.allclose(layer(x), layer.forward_branches(x), atol=1e-5))
+    True
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None, *, num_weight_bases=3,
+                 num_act_bases=3, **abc_options):
+        if padding_mode != "zeros":
+            raise ValueError(f"padding_mode={padding_mode!r} is not allowed for ABCConv2d: expected 'zeros' "
+                             "(binary activations are padded explicitly with binary_padding)")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+        self._init_abc(ABCLayerOptions.from_kwargs(
+            num_weight_bases=num_weight_bases, num_act_bases=num_act_bases, **abc_options))
+
+    @classmethod
+    def _like(cls, conv: nn.Conv2d, **abc_kwargs):
+        return cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                   conv.dilation, conv.groups, conv.bias is not None, conv.padding_mode, **abc_kwargs)
+
+    def _binary_pads(self) -> tuple[int, int, int, int]:
+        """Explicit ``(left, right, top, bottom)`` padding, resolving 'same'/'valid' like torch."""
+        if isinstance(self.padding, str):
+            if self.padding == "valid":
+                return (0, 0, 0, 0)
+            pads = []
+            for k, d in zip(reversed(self.kernel_size), reversed(self.dilation)):
+                total = d * (k - 1)
+                pads += [total // 2, total - total // 2]
+            return tuple(pads)
+        ph, pw = self.padding
+        return (pw, pw, ph, ph)
+
+    def _op(self, x: Tensor, weight: Tensor, bias, binary_input: bool, pad_fill: Tensor | None = None) -> Tensor:
+        if not binary_input:
+            return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+        pads = self._binary_pads()
+        if any(pads):
+            border = F.pad(torch.zeros_like(x[:1, :1]), pads, value=1.0)
+            x = F.pad(x, pads) + pad_fill * border
+        return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
+
+
+class ABCLinear(ABCLayerMixin, nn.Linear):
+    """Drop-in ``nn.Linear`` with M binary weight bases and N binary activation bases.
+
+    >>> layer = ABCLinear(16, 4, num_weight_bases=2, num_act_bases=None)
+    >>> x = torch.randn(3, 16)
+    >>> bool(torch.allclose(layer(x), layer.forward_branches(x), atol=1e-5))
+    True
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, *, num_weight_bases=3,
+                 num_act_bases=3, **abc_options):
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self._init_abc(ABCLayerOptions.from_kwargs(
+            num_weight_bases=num_weight_bases, num_act_bases=num_act_bases, **abc_options))
+
+    @classmethod
+    def _like(cls, linear: nn.Linear, **abc_kwargs):
+        return cls(linear.in_features, linear.out_features, linear.bias is not None, **abc_kwargs)
+
+    def _op(self, x: Tensor, weight: Tensor, bias, binary_input: bool, pad_fill: Tensor | None = None) -> Tensor:
+        return F.linear(x, weight, bias)

@@ -1,0 +1,115 @@
+"""``swap(model, config)``: replace layers anywhere in a float model, initialised from its float weights.
+
+A handler is registered per config type (as in torchao's ``quantize_``); ``swap`` does the shared work:
+find candidates, keep the first/last float if the config says so, apply ``filter_fn``, replace, report.
+Unlike torchao, a swap that matches nothing is an error that says why.
+"""
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+logger = logging.getLogger("brevitas_abc.swap")
+
+
+class SwapError(ValueError):
+    """A swap matched nothing, or a matched module cannot be converted."""
+
+
+@dataclass(frozen=True)
+class SwapHandler:
+    """How one config type swaps a model.
+
+    Args:
+        candidates: ``model -> [(qualified_name, module)]`` in registration order.
+        replace: ``(module, config) -> new module``, raising ``SwapError`` when it cannot convert.
+        describes: what a candidate is, for messages (e.g. "nn.Conv2d / nn.Linear").
+    """
+
+    candidates: Callable[[nn.Module], list[tuple[str, nn.Module]]]
+    replace: Callable[[nn.Module, object], nn.Module]
+    describes: str
+
+
+_HANDLERS: dict[type, SwapHandler] = {}
+
+
+def register_swap_handler(config_type: type, handler: SwapHandler) -> None:
+    _HANDLERS[config_type] = handler
+
+
+@dataclass
+class SwapReport:
+    """What a swap did: replaced ``(name, old type, new type)`` and the candidates it kept, with the reason."""
+
+    replaced: list[tuple[str, str, str]] = field(default_factory=list)
+    kept: list[tuple[str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"swap replaced {len(self.replaced)} layer(s):"]
+        lines += [f"  {name}: {old} -> {new}" for name, old, new in self.replaced]
+        lines += [f"  {name}: kept ({why})" for name, why in self.kept]
+        return "\n".join(lines)
+
+
+def _select(candidates, config, filter_fn, report: SwapReport):
+    selected = list(candidates)
+    if getattr(config, "keep_first", False) and selected:
+        report.kept.append((selected[0][0], "first layer, keep_first=True"))
+        selected = selected[1:]
+    if getattr(config, "keep_last", False) and selected:
+        report.kept.append((selected[-1][0], "last layer, keep_last=True"))
+        selected = selected[:-1]
+    if filter_fn is not None:
+        rejected = [(name, module) for name, module in selected if not filter_fn(module, name)]
+        report.kept += [(name, "filter_fn returned False") for name, _ in rejected]
+        selected = [(name, module) for name, module in selected if filter_fn(module, name)]
+    return selected
+
+
+def swap(model: nn.Module, config, filter_fn: Callable[[nn.Module, str], bool] | None = None,
+         verbose: bool = True) -> nn.Module:
+    """Replace every candidate layer of ``model`` (in place) by the form ``config`` asks for.
+
+    Args:
+        model: any torch model.
+        config: e.g. ``ABCConfig``; its type selects the handler.
+        filter_fn: ``(module, qualified_name) -> bool``; only modules for which it is True are replaced.
+        verbose: print the report (it is always logged at INFO level on ``brevitas_abc.swap``).
+
+    Returns:
+        The model (the new module itself if ``model`` was a single candidate layer).
+
+    Raises:
+        TypeError: ``config`` is not a registered config type.
+        SwapError: nothing matched (the message says what was looked for and what was kept), or a matched
+            module cannot be converted (the message names it).
+    """
+    handler = _HANDLERS.get(type(config))
+    if handler is None:
+        allowed = sorted(t.__name__ for t in _HANDLERS)
+        raise TypeError(f"config of type {type(config).__name__} is not allowed: expected one of {allowed}")
+    candidates = handler.candidates(model)
+    if not candidates:
+        raise SwapError(f"swap found nothing to replace in {type(model).__name__}: it has no {handler.describes}")
+    report = SwapReport()
+    selected = _select(candidates, config, filter_fn, report)
+    if not selected:
+        raise SwapError(
+            f"swap found {len(candidates)} {handler.describes} candidate(s) but replaced none:\n{report}\n"
+            "Set keep_first/keep_last=False or relax filter_fn.")
+    for name, module in selected:
+        try:
+            new = handler.replace(module, config)
+        except (ValueError, TypeError) as error:
+            raise SwapError(f"cannot convert module {name or '<root>'!r} ({type(module).__name__}): {error}") from error
+        report.replaced.append((name or "<root>", type(module).__name__, type(new).__name__))
+        if not name:
+            model = new
+        else:
+            model.set_submodule(name, new)
+    logger.info("%s", report)
+    if verbose:
+        print(report)
+    return model
