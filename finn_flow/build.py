@@ -1,0 +1,269 @@
+"""``finn_flow.build``: a QONNX file or a Brevitas model -> FINN dataflow build, verified per stage."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from finn_flow.boards import resolve_board
+from finn_flow.config import ABC_MAPPINGS
+from finn_flow.errors import BuildStepError, FinnFlowError
+from finn_flow.finn_env import builder_without_vivado, prepare_finn, vivado_available
+from finn_flow.model_io import (
+    export_torch,
+    images_to_input_shape,
+    is_torch_module,
+    load_qonnx,
+    torch_outputs,
+)
+
+
+@dataclass
+class BuildResult:
+    """What a build produced.
+
+    Attributes:
+        output_dir: FINN's output folder (``report/``, ``intermediate_models/``, ``verification/``).
+        status: ``"complete"`` (every step ran, Vivado included) or ``"stopped_before_vivado"``
+            (estimates and HLS/RTL code generation done; :attr:`skipped_steps` need Vivado/Vitis).
+        steps_run: names of the steps that ran, in order.
+        skipped_steps: finn-plus steps not run because ``XILINX_VIVADO`` is not set.
+        message: one paragraph saying what happened.
+        estimates: ``report/estimate_network_performance.json`` (FPS, latency, cycles).
+        resources: per-layer resources from ``report/estimate_layer_resources.json``.
+        verification: per-stage results (images, argmax agreement, max abs diff, ...).
+        host_nodes: nodes that run on the host, before or after the accelerator.
+        float_in_dataflow: FLOAT32 tensors inside the dataflow partition (empty for integer-only).
+    """
+
+    output_dir: Path
+    status: str
+    steps_run: list[str]
+    skipped_steps: list[str]
+    message: str
+    estimates: dict = field(default_factory=dict)
+    resources: dict = field(default_factory=dict)
+    verification: list[dict] = field(default_factory=list)
+    host_nodes: list[dict] = field(default_factory=list)
+    float_in_dataflow: list[str] = field(default_factory=list)
+
+
+def _read_json(path: Path, default):
+    return json.loads(path.read_text()) if path.is_file() else default
+
+
+def _tracked(step, log: list, failure: list, logfile: Path):
+    """Wrap a step so its name is logged and a failure is kept with the step's name."""
+
+    @functools.wraps(step)
+    def run(model, cfg):
+        try:
+            model = step(model, cfg)
+        except FinnFlowError as error:
+            failure.append(error)
+            raise
+        except Exception as error:
+            wrapped = BuildStepError(f"build step {step.__name__} failed: {type(error).__name__}: {error} "
+                                     f"(build log: {logfile})")
+            wrapped.__cause__ = error
+            failure.append(wrapped)
+            raise wrapped from error
+        log.append(step.__name__)
+        return model
+
+    return run
+
+
+def build(
+    model_or_path,
+    output_dir,
+    board: str = "Pynq-Z1",
+    clock_ns: float = 10.0,
+    target_fps: int | None = None,
+    abc_mapping: str = "bitwise",
+    verify_inputs: np.ndarray | None = None,
+    *,
+    example_input: np.ndarray | None = None,
+    input_scale: float | None = 1 / 255,
+    input_datatype: str = "UINT8",
+    allow_float_in_dataflow: bool = False,
+    folding_config_file: str | None = None,
+    summary: bool = True,
+) -> BuildResult:
+    """Build a quantised network into a FINN dataflow accelerator, verifying every stage.
+
+    The flow is finn-plus's ``build_dataflow_cfg`` with the step list of
+    :func:`finn_flow.steps.finn_flow_steps`: QONNX -> FINN-ONNX -> streamlined -> hardware layers ->
+    dataflow partition -> folded to ``target_fps`` -> estimate reports -> HLS/RTL code generation.
+    Without ``XILINX_VIVADO`` it stops there and says which steps it skipped; with it, finn-plus's
+    own IP generation, FIFO sizing, stitched IP, bitfile and driver steps follow.
+
+    Args:
+        model_or_path: a QONNX/ONNX file path, or a Brevitas ``torch.nn.Module`` (exported with
+            ``brevitas.export.export_qonnx``; needs ``verify_inputs`` or ``example_input``).
+        output_dir: FINN's output folder; an existing one is replaced.
+        board: a FINN board name (``"Pynq-Z1"``, ``"ZCU104"``, ``"U250"``, ...).
+        clock_ns: target clock period in ns.
+        target_fps: frames per second the folding aims for (None: FINN's default, fully folded).
+        abc_mapping: ``"bitwise"`` or ``"fused"`` for ABC layers (see DESIGN.md 1.3).
+        verify_inputs: raw images ``[N, ...]`` (e.g. uint8 pixels) laid out like the model input
+            (NCHW; a missing channel axis of 1 is added). Every stage is executed on them and
+            compared with PyTorch (module input) or with the QONNX graph (file input).
+        example_input: one input ``[1, ...]`` for export, when no ``verify_inputs`` are given.
+        input_scale: the model sees ``pixels * input_scale`` (default 1/255: ToTensor-style models);
+            None keeps the graph input as exported.
+        input_datatype: FINN DataType of the raw pixels (default ``"UINT8"``).
+        allow_float_in_dataflow: build even if FLOAT32 tensors remain in the dataflow partition
+            (they are listed in the result); by default that is an error.
+        folding_config_file: a FINN folding JSON to apply instead of ``target_fps`` folding.
+        summary: write ``report/build_summary.md`` and ``report/build_summary.png``.
+
+    Returns:
+        A :class:`BuildResult`.
+
+    Raises:
+        InvalidModelError, UnknownBoardError, ValueError: bad arguments, before anything is built.
+        UnsupportedOpError, FloatInDataflowError, VerificationError, BuildStepError: from the flow,
+            naming the node, tensor, stage or step.
+    """
+    board_info = resolve_board(board)
+    if abc_mapping not in ABC_MAPPINGS:
+        raise ValueError(f"abc_mapping={abc_mapping!r}; allowed: {ABC_MAPPINGS}")
+    if not (isinstance(clock_ns, (int, float)) and clock_ns > 0):
+        raise ValueError(f"clock_ns must be a positive number of nanoseconds, got {clock_ns!r}")
+    if target_fps is not None and not (isinstance(target_fps, (int, float)) and target_fps > 0):
+        raise ValueError(f"target_fps must be a positive number or None, got {target_fps!r}")
+
+    out = Path(output_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "input").mkdir(parents=True)
+    prepare_finn(out / "finn_tmp")
+
+    torch_module = is_torch_module(model_or_path)
+    if torch_module:
+        if verify_inputs is None and example_input is None:
+            raise ValueError("a torch model needs verify_inputs or example_input to be exported")
+        if verify_inputs is not None:
+            first = np.asarray(verify_inputs[:1], dtype=np.float32)
+            if first.ndim == 3:
+                first = first[:, None]
+            example = first * np.float32(input_scale or 1.0)
+        else:
+            example = np.asarray(example_input, dtype=np.float32)
+        qonnx_path = export_torch(model_or_path, example, out / "input" / "model_qonnx.onnx")
+    else:
+        qonnx_path = Path(model_or_path)
+    model = load_qonnx(qonnx_path)
+    if not torch_module:
+        model.save(str(out / "input" / "model_qonnx.onnx"))
+        qonnx_path = out / "input" / "model_qonnx.onnx"
+
+    from finn.builder.build_dataflow import build_dataflow_cfg
+    from finn.builder.build_dataflow_config import DataflowOutputType, ShellFlowType
+    from finn.builder.build_dataflow_steps import build_dataflow_step_lookup
+
+    from finn_flow.config import FinnFlowConfig
+    from finn_flow.steps import VIVADO_STEPS, finn_flow_steps
+    from finn_flow.verify import collect_report, compare, execute, verification_dir
+
+    verifying = verify_inputs is not None
+    input_npy = out / "input" / "verify_pixels.npy"
+    expected_npy = out / "input" / "verify_expected.npy"
+    if verifying:
+        pixels = images_to_input_shape(verify_inputs, model.get_tensor_shape(model.graph.input[0].name))
+        pixels = pixels.astype(np.float32)
+        np.save(input_npy, pixels)
+        scaled = pixels * np.float32(input_scale) if input_scale else pixels
+        if torch_module:
+            reference = torch_outputs(model_or_path, scaled)
+        else:
+            reference, _ = execute(model, scaled)
+            vdir = verification_dir(type("C", (), {"output_dir": out})())
+            row = {"stage": "qonnx", **compare(reference, reference), "passed": True,
+                   "note": "reference: the QONNX graph itself (no PyTorch model given)"}
+            (vdir / "qonnx.json").write_text(json.dumps(row, indent=2))
+        np.save(expected_npy, reference.reshape(len(reference), -1))
+
+    vivado = vivado_available()
+    outputs = [DataflowOutputType.ESTIMATE_REPORTS]
+    if vivado:
+        outputs += [DataflowOutputType.STITCHED_IP, DataflowOutputType.BITFILE,
+                    DataflowOutputType.PYNQ_DRIVER, DataflowOutputType.DEPLOYMENT_PACKAGE]
+    steps_run: list[str] = []
+    failure: list[Exception] = []
+    logfile = out / "build_dataflow.log"
+    lookup = build_dataflow_step_lookup
+    steps = [
+        _tracked(lookup[s] if isinstance(s, str) else s, steps_run, failure, logfile)
+        for s in finn_flow_steps(vivado, verify_qonnx=verifying and torch_module)
+    ]
+    cfg = FinnFlowConfig(
+        output_dir=str(out),
+        synth_clk_period_ns=float(clock_ns),
+        target_fps=None if target_fps is None else int(target_fps),
+        folding_config_file=folding_config_file,
+        board=board_info.name,
+        shell_flow_type=ShellFlowType.VITIS_ALVEO if board_info.alveo else ShellFlowType.VIVADO_ZYNQ,
+        generate_outputs=outputs,
+        steps=steps,
+        input_scale=input_scale,
+        input_datatype=input_datatype,
+        abc_mapping=abc_mapping,
+        allow_float_in_dataflow=allow_float_in_dataflow,
+        run_verification=verifying,
+        verify_input_npy=str(input_npy),
+        verify_expected_output_npy=str(expected_npy),
+    )
+    with builder_without_vivado():
+        try:
+            code = build_dataflow_cfg(str(qonnx_path), cfg)
+        except FinnFlowError:
+            raise
+        except Exception as error:  # in a pytest session finn-plus re-raises instead of returning
+            if failure:
+                raise failure[0] from error
+            raise BuildStepError(f"finn-plus build failed: {type(error).__name__}: {error} (log: {logfile})") from error
+    if failure:
+        raise failure[0]
+    if code != 0:
+        raise BuildStepError(f"finn-plus build returned exit code {code}; see {logfile}")
+
+    report = out / "report"
+    skipped = [] if vivado else list(VIVADO_STEPS)
+    if vivado:
+        status = "complete"
+        message = f"Build complete for {board_info.name}: bitfile, driver and deployment package in {out}."
+    else:
+        status = "stopped_before_vivado"
+        message = (
+            f"Stopped after estimate reports and HLS/RTL code generation for {board_info.name} "
+            f"({board_info.part}): XILINX_VIVADO is not set, so these finn-plus steps that need "
+            f"Vivado/Vitis HLS were skipped: {', '.join(skipped)}. Set XILINX_VIVADO and rerun to continue."
+        )
+    result = BuildResult(
+        output_dir=out,
+        status=status,
+        steps_run=steps_run,
+        skipped_steps=skipped,
+        message=message,
+        estimates=_read_json(report / "estimate_network_performance.json", {}),
+        resources=_read_json(report / "estimate_layer_resources.json", {}),
+        verification=collect_report(out),
+        host_nodes=_read_json(report / "host_nodes.json", []),
+        float_in_dataflow=_read_json(report / "float_in_dataflow.json", []),
+    )
+    (report / "verification_report.json").write_text(json.dumps(result.verification, indent=2))
+    (report / "finn_flow_result.json").write_text(json.dumps(
+        {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items() if k != "resources"},
+        indent=2))
+    if summary:
+        from finn_flow.summary import write_summary
+
+        write_summary(result, board_info)
+    return result

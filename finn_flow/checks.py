@@ -1,0 +1,91 @@
+"""Checks between build steps: what FINN could not lower, and what is still float.
+
+``check_lowered`` runs after ``step_convert_to_hw``: a node that is not a hardware layer but has
+hardware layers both before and after it cannot be placed (FINN would cut the accelerator in two
+partitions or fail with a cryptic partitioning error), so we name it. Non-hardware nodes at the start
+or end run on the host and are listed. ``float_tensors_in`` lists FLOAT32 tensors of a dataflow
+partition (streams and parameters).
+"""
+
+from __future__ import annotations
+
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+
+from finn_flow.errors import UnsupportedOpError
+from finn_flow.transformations.revert_float_boundary import is_hw_node
+
+
+def _reaches_hw(model: ModelWrapper, node, downstream: bool) -> bool:
+    seen, stack = set(), [node]
+    while stack:
+        cur = stack.pop()
+        nxt = (
+            [c for o in cur.output for c in model.find_consumers(o)]
+            if downstream
+            else [p for i in cur.input if i and (p := model.find_producer(i)) is not None]
+        )
+        for n in nxt:
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            if is_hw_node(n):
+                return True
+            stack.append(n)
+    return False
+
+
+def host_nodes(model: ModelWrapper) -> list[dict]:
+    """Non-hardware nodes of a graph (excluding partition nodes), with their place and datatypes."""
+    out = []
+    for node in model.graph.node:
+        if is_hw_node(node) or node.op_type == "StreamingDataflowPartition":
+            continue
+        before = _reaches_hw(model, node, downstream=False) or any(
+            p is not None and p.op_type == "StreamingDataflowPartition"
+            for p in (model.find_producer(i) for i in node.input if i)
+        )
+        out.append({
+            "name": node.name,
+            "op_type": node.op_type,
+            "place": "after accelerator" if before else "before accelerator",
+            "output_datatype": model.get_tensor_datatype(node.output[0]).name,
+        })
+    return out
+
+
+def check_lowered(model: ModelWrapper) -> list[dict]:
+    """Raise for non-hardware nodes between hardware layers; return the host-side nodes.
+
+    Raises:
+        UnsupportedOpError: naming each node FINN could not turn into a hardware layer although it
+            sits inside the accelerator, with its op type and input datatypes.
+    """
+    stuck = []
+    for node in model.graph.node:
+        if is_hw_node(node):
+            continue
+        if _reaches_hw(model, node, downstream=False) and _reaches_hw(model, node, downstream=True):
+            dts = [model.get_tensor_datatype(i).name for i in node.input if i and model.get_initializer(i) is None]
+            stuck.append(f"{node.name} (op {node.op_type}, inputs {dts})")
+    if stuck:
+        raise UnsupportedOpError(
+            "FINN could not lower these nodes to hardware layers, and they sit between hardware "
+            "layers so they cannot run on the host: " + "; ".join(stuck) + ". FINN lowers "
+            "quantised Conv/MatMul (integer or bipolar weights and inputs), MultiThreshold, "
+            "MaxPool, Pad, elementwise Add/Mul and a few layout ops; float or unsupported ops must "
+            "stay before the first or after the last quantised layer."
+        )
+    return host_nodes(model)
+
+
+def float_tensors_in(model: ModelWrapper) -> list[str]:
+    """``"node: tensor (role)"`` for every FLOAT32 input/output/parameter of every node."""
+    found = []
+    for node in model.graph.node:
+        for role, names in (("input", node.input), ("output", node.output)):
+            for name in names:
+                if name and model.get_tensor_datatype(name) == DataType["FLOAT32"]:
+                    kind = "parameter" if model.get_initializer(name) is not None else role
+                    found.append(f"{node.name} ({node.op_type}): {name} ({kind})")
+    return found

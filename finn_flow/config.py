@@ -1,0 +1,45 @@
+"""finn_flow's build configuration: finn-plus's ``DataflowBuildConfig`` plus our own fields.
+
+Our steps receive this object as ``cfg`` like every finn-plus step, so the extra fields travel with
+the stock configuration instead of through globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from finn.builder.build_dataflow_config import DataflowBuildConfig
+
+ABC_MAPPINGS = ("bitwise", "fused")
+
+
+@dataclass
+class FinnFlowConfig(DataflowBuildConfig):
+    """``DataflowBuildConfig`` with finn_flow's options.
+
+    Attributes:
+        input_scale: the model's input is ``pixels * input_scale``, pixels of ``input_datatype``;
+            None leaves the graph input as exported (then it must already be integer for the
+            dataflow partition to be integer-only).
+        input_datatype: FINN DataType name of the raw pixels (default ``"UINT8"``).
+        abc_mapping: ``"bitwise"`` (one xnor MVAU per ABC base pair, summed) or ``"fused"`` (the
+            bases of a layer collapsed into one integer MVAU; needs integer-multiple alphas/betas).
+        allow_float_in_dataflow: if False (default) a FLOAT32 tensor inside the dataflow partition
+            stops the build with :class:`~finn_flow.errors.FloatInDataflowError`; if True it is only
+            listed in the build report.
+        run_verification: run our per-stage verification steps on ``verify_input_npy`` (raw pixels)
+            against ``verify_expected_output_npy`` (reference outputs).
+        verify_atol: absolute tolerance (relative to the reference's largest magnitude, at least 1)
+            for the float outputs at each verified stage.
+        verify_tag_qonnx_reference: True when the reference outputs are the QONNX graph's own
+            (no PyTorch model was given), so the "qonnx" stage is the reference itself.
+    """
+
+    input_scale: Optional[float] = None
+    input_datatype: str = "UINT8"
+    abc_mapping: str = "bitwise"
+    allow_float_in_dataflow: bool = False
+    run_verification: bool = False
+    verify_atol: float = 1e-4
+    verify_tag_qonnx_reference: bool = False

@@ -1,0 +1,163 @@
+"""finn_flow's build steps and the step lists they are chained in.
+
+Each step is a plain function ``step_<what>(model, cfg) -> model`` (cfg is a
+:class:`~finn_flow.config.FinnFlowConfig`), mixed in one list with the names of finn-plus's stock
+steps; finn-plus saves the model after each under ``intermediate_models/<step name>.onnx``.
+
+Without Vivado the list ends after ``step_hw_codegen`` and the folded-graph verification. With
+``XILINX_VIVADO`` set, finn-plus's own remaining steps follow unchanged (IP generation, FIFO sizing,
+stitched IP, synthesis, driver, deployment package).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.infer_datatypes import InferDataTypes
+
+from finn_flow.checks import check_lowered, float_tensors_in
+from finn_flow.errors import FloatInDataflowError
+from finn_flow.transformations import (
+    ClipXnorThresholdsToPopcountRange,
+    DuplicateSharedBipolarThresholds,
+    InsertIntegerInputScaling,
+    RevertFloatBoundaryLayersToONNX,
+)
+from finn_flow.verify import verify_stage
+
+
+def _verifying(cfg) -> bool:
+    return bool(getattr(cfg, "run_verification", False))
+
+
+def _write_report(cfg, name: str, data) -> None:
+    path = Path(cfg.output_dir) / "report" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def step_verify_qonnx(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Execute the exported QONNX graph on the verification images and compare with PyTorch."""
+    if _verifying(cfg):
+        verify_stage(model, cfg, "qonnx")
+    return model
+
+
+def step_insert_input_scaling(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Make the graph input integer: ``x = pixels * cfg.input_scale`` (no-op if input_scale is None)."""
+    if cfg.input_scale is None:
+        return model
+    return model.transform(InsertIntegerInputScaling(cfg.input_scale, cfg.input_datatype))
+
+
+def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
+    """One bipolar MultiThreshold per consumer before streamlining (DESIGN.md 6, fan-out trap)."""
+    return model.transform(DuplicateSharedBipolarThresholds())
+
+
+def step_clip_xnor_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Clip xnor-popcount thresholds to [0, MW + 1] (exact; DESIGN.md 6, threshold-range trap)."""
+    model = model.transform(ClipXnorThresholdsToPopcountRange())
+    return model.transform(InferDataTypes())
+
+
+def step_verify_streamlined(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Execute the streamlined graph (MultiThreshold + integer matmuls) and compare."""
+    if _verifying(cfg):
+        verify_stage(model, cfg, "streamlined")
+    return model
+
+
+def step_revert_float_boundary_layers(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Send float layers at the graph's edges (output de-quantisation) back to the host."""
+    return model.transform(RevertFloatBoundaryLayersToONNX())
+
+
+def step_check_lowered(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Fail on nodes FINN could not lower inside the accelerator; list host-side nodes."""
+    _write_report(cfg, "host_nodes.json", check_lowered(model))
+    return model
+
+
+def step_verify_hw_layers(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Execute the graph of (generic) hardware layers in Python and compare."""
+    if _verifying(cfg):
+        verify_stage(model, cfg, "hw_layers")
+    return model
+
+
+def step_check_integer_dataflow(model: ModelWrapper, cfg) -> ModelWrapper:
+    """No FLOAT32 stream or parameter inside the dataflow partition (or list them, if allowed)."""
+    # finn-plus continues with the partition's own graph after step_create_dataflow_partition
+    found = float_tensors_in(model)
+    for node in model.get_nodes_by_op_type("StreamingDataflowPartition"):
+        child = ModelWrapper(getCustomOp(node).get_nodeattr("model"))
+        found += float_tensors_in(child)
+    _write_report(cfg, "float_in_dataflow.json", found)
+    if found and not cfg.allow_float_in_dataflow:
+        raise FloatInDataflowError(
+            f"{len(found)} FLOAT32 tensors inside the dataflow partition, e.g. " + "; ".join(found[:5])
+            + ". Float per-branch scales cannot be absorbed into thresholds; use abc_mapping='fused' "
+            "with integer-multiple scales, or pass allow_float_in_dataflow=True to build anyway."
+        )
+    return model
+
+
+def step_verify_folded(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Execute the final folded graph (specialised layers mapped to generic ones) and compare."""
+    if _verifying(cfg):
+        verify_stage(model, cfg, "folded")
+    return model
+
+
+# finn-plus's default flow after the estimate reports: these need Vivado or Vitis HLS
+# (step_assign_ddr_weight_offsets is bookkeeping for them).
+VIVADO_STEPS = [
+    "step_assign_ddr_weight_offsets",
+    "step_generate_hardware",
+    "step_create_stitched_ip",
+    "step_measure_rtlsim_performance",
+    "step_out_of_context_synthesis",
+    "step_prepare_synthesis",
+    "step_synthesize_bitfile",
+    "step_make_driver",
+    "step_deployment_package",
+]
+
+
+def finn_flow_steps(vivado: bool, verify_qonnx: bool = True) -> list:
+    """The step list: finn-plus's estimate flow with our steps in between, then codegen or Vivado.
+
+    Args:
+        vivado: True to continue with finn-plus's own Vivado steps (:data:`VIVADO_STEPS`) after the
+            estimates; False to stop after ``step_hw_codegen`` (HLS C++ and RTL templates).
+        verify_qonnx: include :func:`step_verify_qonnx` (False when the QONNX graph is the reference).
+    """
+    steps = [step_verify_qonnx] if verify_qonnx else []
+    steps += [
+        step_insert_input_scaling,
+        "step_qonnx_to_finn",
+        "step_tidy_up",
+        step_duplicate_shared_bipolar_thresholds,
+        "step_streamline",
+        step_clip_xnor_thresholds,
+        step_verify_streamlined,
+        "step_convert_to_hw",
+        step_revert_float_boundary_layers,
+        step_check_lowered,
+        step_verify_hw_layers,
+        "step_minimize_bit_width_initial",
+        "step_create_dataflow_partition",
+        step_check_integer_dataflow,
+        "step_specialize_layers",
+        "step_target_fps_parallelization",
+        "step_apply_folding_config",
+        "step_minimize_bit_width",
+        "step_generate_estimate_reports",
+    ]
+    if vivado:
+        return steps + [step_verify_folded] + VIVADO_STEPS
+    return steps + ["step_hw_codegen", step_verify_folded]

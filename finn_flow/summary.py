@@ -1,0 +1,5 @@
+"""Placeholder replaced below."""
+
+
+def write_summary(result, board):
+    return None
