@@ -7,6 +7,7 @@ the 3x3): 1x1 -> 3x3 -> 1x1 (x4 channels). These are the residual blocks Group-N
 from torch import Tensor, nn
 
 from brevitas_abc.models.registry import register_model
+from brevitas_abc.nn.group_net_blocks import register_group_block
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -17,6 +18,7 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False)
 
 
+@register_group_block
 class BasicBlock(nn.Module):
     expansion = 1
 
@@ -37,6 +39,7 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
+@register_group_block
 class Bottleneck(nn.Module):
     expansion = 4
 

@@ -1,0 +1,138 @@
+"""Group-Net group-wise binary decomposition (Zhuang et al., CVPR 2019, sec. 2.2.2-2.2.3).
+
+Block-wise (paper eq. 5): a float residual block F is approximated by K homogeneous binary copies G_k with
+learned scales,   ``F(x) ~ sum_k lambda_k G_k(x)``.
+
+Group-wise (paper eq. 6): a group of consecutive blocks F_n o ... o F_1 is approximated by K binary branches,
+each a chain of binary copies,   ``H_k = G_{n,k} o ... o G_{1,k}``,   ``y = sum_k lambda_k H_k(x)``.
+
+Dynamic decomposition (sec. 2.2.3, the official code's soft gate): between consecutive blocks i and i+1 of
+a group, branch k's input is mixed with the mean of all branches by ONE learned sigmoid gate per block,
+
+    h'_{i,k} = g_i h_{i,k} + (1 - g_i) * (1/K) sum_j h_{i,j},      g_i = sigmoid(theta_i).
+
+``g_i = 1`` gives independent branches (eq. 6); ``g_i = 0`` makes every branch see the same input, i.e.
+per-block decomposition (eq. 5) with averaged outputs.
+
+A binary copy is the float block with every ``nn.Conv2d`` replaced by a ``BinaryConv2d`` and every
+``nn.ReLU`` by ``nn.Identity``: a sign after a ReLU would always read +1 (the official code binarises
+pre-activation values). Identical copies would receive identical gradients and never diverge, so copy k
+starts from the k-th greedy residual of each float weight (``residual_binary_weights``); lambda_k = 1/K.
+
+Which blocks can be decomposed: the residual block types registered with ``register_group_block``
+(the zoo registers its ResNet ``BasicBlock`` and ``Bottleneck``); anything else is an error listing them.
+"""
+import copy
+
+import torch
+from torch import Tensor, nn
+
+from brevitas_abc.nn.group_net_binary import BinaryConv2d, check_num_bases, residual_binary_weights
+
+_GROUP_BLOCKS: list[type] = []
+
+
+def register_group_block(block_type: type) -> type:
+    """Declare a residual block type that group-wise decomposition may copy (usable as a decorator)."""
+    if block_type not in _GROUP_BLOCKS:
+        _GROUP_BLOCKS.append(block_type)
+    return block_type
+
+
+def allowed_group_blocks() -> list[str]:
+    return [t.__name__ for t in _GROUP_BLOCKS]
+
+
+def check_group_block(block: nn.Module, name: str = "block") -> None:
+    if type(block) not in _GROUP_BLOCKS:
+        raise ValueError(f"{name} of type {type(block).__name__} is not allowed: group-wise decomposition handles "
+                         f"the residual block types {allowed_group_blocks()} (register others with "
+                         "register_group_block)")
+    for conv_name, m in block.named_modules():
+        if isinstance(m, nn.Conv2d) and (type(m) is not nn.Conv2d or m.groups != 1 or isinstance(m.padding, str)):
+            raise ValueError(f"{name} ({type(block).__name__}) contains {conv_name!r} ({type(m).__name__}, "
+                             f"groups={m.groups}, padding={m.padding!r}), which is not allowed: expected float "
+                             "nn.Conv2d with groups=1 and int padding")
+
+
+def binary_copy(block: nn.Module, index: int, num_bases: int) -> nn.Module:
+    """The ``index``-th binary copy of ``block`` (see the module docstring)."""
+    clone = copy.deepcopy(block)
+    for name, module in list(clone.named_modules()):
+        if type(module) is nn.Conv2d:
+            weight = residual_binary_weights(module.weight, num_bases)[index]
+            clone.set_submodule(name, BinaryConv2d.from_float(module, weight))
+        elif isinstance(module, nn.ReLU):
+            clone.set_submodule(name, nn.Identity())
+    return clone
+
+
+class GroupNetBlock(nn.Module):
+    """Eq. 5: ``sum_k lambda_k G_k(x)`` over K binary copies of one residual block.
+
+    Args:
+        block: a float residual block of a registered type.
+        num_bases: K >= 1.
+    """
+
+    def __init__(self, block: nn.Module, num_bases: int = 4):
+        super().__init__()
+        check_num_bases(num_bases)
+        check_group_block(block)
+        self.copies = nn.ModuleList(binary_copy(block, k, num_bases) for k in range(num_bases))
+        self.scales = nn.Parameter(torch.full((num_bases,), 1.0 / num_bases))
+
+    @property
+    def num_bases(self) -> int:
+        return len(self.copies)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return sum(scale * copy_(x) for scale, copy_ in zip(self.scales, self.copies))
+
+
+class GroupNetGroup(nn.Module):
+    """Eq. 6 with soft gates: K branches, each a chain of binary copies of ``blocks``.
+
+    Args:
+        blocks: consecutive float residual blocks (an ``nn.Sequential`` or a list), all of registered types.
+        num_bases: K >= 1.
+        gates: learn one sigmoid fusion gate between each pair of consecutive blocks (dynamic
+            decomposition); False gives independent branches (plain eq. 6).
+        gate_init: initial gate value ``g`` in (0, 1) (``theta = logit(g)``).
+    """
+
+    def __init__(self, blocks, num_bases: int = 4, gates: bool = True, gate_init: float = 0.5):
+        super().__init__()
+        check_num_bases(num_bases)
+        blocks = list(blocks)
+        if not blocks:
+            raise ValueError("blocks=[] is not allowed: expected at least one residual block")
+        for i, block in enumerate(blocks):
+            check_group_block(block, f"blocks[{i}]")
+        if not isinstance(gate_init, (int, float)) or not 0.0 < gate_init < 1.0:
+            raise ValueError(f"gate_init={gate_init!r} is not allowed: expected a float in (0, 1)")
+        self.branches = nn.ModuleList(
+            nn.Sequential(*(binary_copy(block, k, num_bases) for block in blocks)) for k in range(num_bases))
+        self.scales = nn.Parameter(torch.full((num_bases,), 1.0 / num_bases))
+        logit = float(torch.logit(torch.tensor(float(gate_init))))
+        self.gate_logits = nn.Parameter(torch.full((len(blocks) - 1,), logit)) if gates and len(blocks) > 1 else None
+
+    @property
+    def num_bases(self) -> int:
+        return len(self.branches)
+
+    @property
+    def gates(self) -> Tensor | None:
+        """``g_i = sigmoid(theta_i)``, one per pair of consecutive blocks (None without gates)."""
+        return None if self.gate_logits is None else torch.sigmoid(self.gate_logits)
+
+    def forward(self, x: Tensor) -> Tensor:
+        hs = [x] * self.num_bases
+        gates = self.gates
+        num_blocks = len(self.branches[0])
+        for i in range(num_blocks):
+            hs = [branch[i](h) for branch, h in zip(self.branches, hs)]
+            if gates is not None and i < num_blocks - 1:
+                mean = sum(hs) / self.num_bases
+                hs = [gates[i] * h + (1 - gates[i]) * mean for h in hs]
+        return sum(scale * h for scale, h in zip(self.scales, hs))

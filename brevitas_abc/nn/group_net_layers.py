@@ -1,0 +1,127 @@
+"""Group-Net layer-wise binary decomposition and binary parallel atrous convolution (Zhuang et al. 2019).
+
+Layer-wise decomposition (paper eq. 3, Fig. 1c): a float conv is approximated by K binary conv branches with
+learned scales,
+
+    y = sum_k lambda_k B_k(x) + b,        B_k = BinaryConv2d with its own latent weight and threshold.
+
+Binary parallel atrous convolution (BPAC, paper sec. 2.3): the K branches are dilated with different rates
+``r_k`` (padding ``r_k`` keeps the size of a 3x3 conv), so the bases see several receptive fields at the
+cost of K binary convs:  ``y = sum_k lambda_k B_k^{(r_k)}(x) + b``.
+
+Both export as K independent stock-Brevitas branches (each with its own thresholding node, which FINN's
+streamlining needs, DESIGN 6) summed with ``Add``.
+"""
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.utils import _pair
+
+from brevitas_abc.nn.constant_ops import AddConstant, channel_shaped
+from brevitas_abc.nn.group_net_binary import BinaryConv2d, check_num_bases, residual_binary_weights
+
+
+class BranchSum(nn.Module):
+    """``sum_k branch_k(x) [+ bias]``: the export form of a multi-branch Group-Net layer."""
+
+    def __init__(self, branches: list[nn.Module], bias: Tensor | None = None):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+        self.bias = None if bias is None else AddConstant(channel_shaped(bias.detach(), True))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.branches[0](x)
+        for branch in self.branches[1:]:
+            out = out + branch(x)
+        return out if self.bias is None else self.bias(out)
+
+
+class _ScaledBranches(nn.Module):
+    """K ``BinaryConv2d`` branches, learned ``lambda_k`` (init 1) and an optional float bias."""
+
+    def _init_branches(self, branches: list[BinaryConv2d], bias: bool, out_channels: int) -> None:
+        self.branches = nn.ModuleList(branches)
+        self.scales = nn.Parameter(torch.ones(len(branches)))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+
+    @property
+    def num_bases(self) -> int:
+        return len(self.branches)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = sum(scale * branch(x) for scale, branch in zip(self.scales, self.branches))
+        return out if self.bias is None else out + channel_shaped(self.bias, True)
+
+    @torch.no_grad()
+    def to_export_form(self) -> BranchSum:
+        return BranchSum([b.to_export_form(extra_scale=s) for b, s in zip(self.branches, self.scales)], self.bias)
+
+    def summary_counts(self):
+        from brevitas_abc.summary import LayerCounts, layer_counts
+
+        counts = LayerCounts(learned=self.scales.numel(), float_values=self.scales.numel())
+        for branch in self.branches:
+            counts += layer_counts(branch)
+        if self.bias is not None:
+            counts.learned += self.bias.numel()
+            counts.float_values += self.bias.numel()
+        first = self.branches[0]
+        counts.conv_equivalent = first.weight.numel() + (0 if self.bias is None else self.bias.numel())
+        return counts
+
+
+class GroupNetConv2d(_ScaledBranches):
+    """Layer-wise decomposition: ``sum_k lambda_k BinaryConv2d_k(x) + b`` (see the module docstring).
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation, bias: as ``nn.Conv2d``.
+        num_bases: K >= 1 binary branches.
+
+    >>> layer = GroupNetConv2d(4, 8, 3, padding=1, num_bases=3)
+    >>> layer(torch.randn(2, 4, 5, 5)).shape, layer.num_bases
+    (torch.Size([2, 8, 5, 5]), 3)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 bias: bool = False, *, num_bases: int = 4):
+        super().__init__()
+        check_num_bases(num_bases)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
+        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self._init_branches([BinaryConv2d(in_channels, out_channels, kernel_size, stride, padding, dilation)
+                             for _ in range(num_bases)], bias, out_channels)
+
+    @classmethod
+    def from_float(cls, conv: nn.Conv2d, num_bases: int = 4) -> "GroupNetConv2d":
+        """K branches initialised with ``residual_binary_weights`` (their sum approximates the float weight
+        greedily) and the float bias."""
+        if conv.groups != 1 or isinstance(conv.padding, str):
+            raise ValueError(f"groups={conv.groups}, padding={conv.padding!r} is not allowed for GroupNetConv2d: "
+                             "expected groups=1 and int padding")
+        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                    conv.dilation, conv.bias is not None, num_bases=num_bases)
+        with torch.no_grad():
+            for branch, weight in zip(layer.branches, residual_binary_weights(conv.weight, num_bases)):
+                branch.weight.copy_(weight)
+            if conv.bias is not None:
+                layer.bias.copy_(conv.bias)
+        return layer.to(conv.weight.device)
+
+
+class BinaryParallelAtrousConv2d(_ScaledBranches):
+    """BPAC: K = len(rates) binary 3x3 branches, branch k dilated by ``rates[k]`` (padding ``rates[k]``).
+
+    >>> bpac = BinaryParallelAtrousConv2d(8, 4, rates=(1, 2, 4))
+    >>> bpac(torch.randn(1, 8, 9, 9)).shape
+    torch.Size([1, 4, 9, 9])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, rates=(1, 2, 4, 8), bias: bool = False):
+        super().__init__()
+        rates = tuple(rates)
+        if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
+            raise ValueError(f"rates={rates!r} is not allowed: expected a non-empty sequence of ints >= 1 "
+                             "(one dilation rate per binary branch)")
+        self.in_channels, self.out_channels, self.rates = in_channels, out_channels, rates
+        self._init_branches([BinaryConv2d(in_channels, out_channels, 3, padding=r, dilation=r) for r in rates],
+                            bias, out_channels)
