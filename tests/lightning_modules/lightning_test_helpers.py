@@ -60,3 +60,28 @@ def write_image_folder(root: Path, classes, per_class: int = 3, size=(32, 32), s
             images.append(image)
             labels.append(label)
     return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+def digits_loaders(batch_size: int = 64, n_train: int = 512, n_val: int = 256):
+    """scikit-learn's real 8x8 digits as ``[N, 1, 8, 8]`` float loaders (train shuffled with a seed)."""
+    import torch
+    from sklearn.datasets import load_digits
+    from torch.utils.data import DataLoader, TensorDataset
+
+    digits = load_digits()
+    x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(digits.target, dtype=torch.int64)
+    train = TensorDataset(x[:n_train], y[:n_train])
+    val = TensorDataset(x[n_train:n_train + n_val], y[n_train:n_train + n_val])
+    return (DataLoader(train, batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)),
+            DataLoader(val, batch_size))
+
+
+def quiet_trainer(**kwargs):
+    """A ``Trainer`` with no progress bar, summary or logger unless asked, on CPU."""
+    import pytorch_lightning as pl
+
+    defaults = dict(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                    enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0)
+    defaults.update(kwargs)
+    return pl.Trainer(**defaults)

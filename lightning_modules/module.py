@@ -1,0 +1,132 @@
+"""``ClassificationModule``: the training logic for any image classifier (float, ABC-swapped, LBC,
+Group-Net ...); the network itself is a plain ``nn.Module`` given from outside."""
+from typing import Literal
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from lightning_modules.distillation import distillation_loss, load_stage_weights, model_state_from_checkpoint
+
+SCHEDULER_INTERVALS = ("epoch", "step")
+
+
+def default_optimizer(params):
+    """SGD with momentum 0.9, lr 0.1, weight decay 5e-4 (the usual CIFAR recipe)."""
+    return torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-4)
+
+
+class ClassificationModule(pl.LightningModule):
+    """Cross-entropy classification with optional distillation, top-1/top-5 accuracy and injected
+    optimiser and LR schedule (LightningCLI conventions: ``class_path`` + ``init_args`` in YAML).
+
+    Args:
+        model: the network (any ``nn.Module`` mapping images to logits).
+        num_classes: number of classes (for the accuracy metrics).
+        optimizer: callable ``params -> Optimizer`` (e.g. ``torch.optim.Adam`` with its init args).
+        lr_scheduler: callable ``optimizer -> LRScheduler``, or None for a constant rate.
+        scheduler_interval: step the schedule every "epoch" or every "step".
+        label_smoothing: cross-entropy label smoothing in [0, 1).
+        teacher: a float network to distil from (frozen, kept in eval mode), or None.
+        teacher_checkpoint: weights for ``teacher`` (a ``ClassificationModule`` checkpoint or a state dict).
+        distill_weight: loss = (1 - w) * CE + w * KD; in [0, 1].
+        distill_temperature: softmax temperature of the distillation loss, > 0.
+        init_from: checkpoint of the previous stage of the staged recipe; its weights initialise
+            ``model`` (the quantiser state a new stage adds starts fresh).
+    """
+
+    def __init__(self, model: nn.Module, num_classes: int = 10, optimizer: OptimizerCallable = default_optimizer,
+                 lr_scheduler: LRSchedulerCallable | None = None,
+                 scheduler_interval: Literal["epoch", "step"] = "epoch", label_smoothing: float = 0.0,
+                 teacher: nn.Module | None = None, teacher_checkpoint: str | None = None,
+                 distill_weight: float = 0.5, distill_temperature: float = 4.0, init_from: str | None = None):
+        super().__init__()
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes={num_classes!r} must be an int >= 2")
+        if scheduler_interval not in SCHEDULER_INTERVALS:
+            raise ValueError(f"scheduler_interval={scheduler_interval!r} is not allowed: expected one of {SCHEDULER_INTERVALS}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing={label_smoothing!r} must be in [0, 1)")
+        if not 0.0 <= distill_weight <= 1.0:
+            raise ValueError(f"distill_weight={distill_weight!r} must be in [0, 1]")
+        if distill_temperature <= 0:
+            raise ValueError(f"distill_temperature={distill_temperature!r} must be > 0")
+        if teacher_checkpoint is not None and teacher is None:
+            raise ValueError("teacher_checkpoint is given but teacher is None: give the teacher's architecture too")
+        self.save_hyperparameters(ignore=["model", "teacher", "optimizer", "lr_scheduler"])
+        self.model = model
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = lr_scheduler
+        self.scheduler_interval = scheduler_interval
+        self.label_smoothing = label_smoothing
+        self.distill_weight = distill_weight
+        self.distill_temperature = distill_temperature
+        self.teacher = teacher
+        if teacher is not None:
+            if teacher_checkpoint is not None:
+                teacher.load_state_dict(model_state_from_checkpoint(teacher_checkpoint))
+            teacher.requires_grad_(False)
+            teacher.eval()
+        if init_from is not None:
+            load_stage_weights(self.model, init_from)
+        top5 = min(5, num_classes)
+        self.metrics = nn.ModuleDict({
+            f"{stage}_acc{k}": MulticlassAccuracy(num_classes, top_k=k, average="micro")
+            for stage in ("train", "val", "test") for k in (1, top5)})
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()  # BatchNorm/Dropout of the frozen teacher never switch to training
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def _loss(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor, stage: str) -> torch.Tensor:
+        ce = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing if stage == "train" else 0.0)
+        self.log(f"{stage}_ce", ce, on_step=False, on_epoch=True, sync_dist=stage != "train")
+        if self.teacher is None or stage != "train":
+            return ce
+        with torch.no_grad():
+            teacher_logits = self.teacher(x)
+        kd = distillation_loss(logits, teacher_logits, self.distill_temperature)
+        self.log("train_kd", kd, on_step=False, on_epoch=True)
+        return (1 - self.distill_weight) * ce + self.distill_weight * kd
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = self._loss(logits, x, y, stage)
+        self.log(f"{stage}_loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=stage != "test",
+                 sync_dist=stage != "train")
+        for name, metric in self.metrics.items():
+            if name.startswith(stage + "_"):
+                metric(logits, y)
+                self.log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("acc1"))
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def predict_step(self, batch, batch_idx, dataloader_idx=0):
+        """Class probabilities ``[B, num_classes]``."""
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return self(x).softmax(dim=-1)
+
+    def configure_optimizers(self):
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params)
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
