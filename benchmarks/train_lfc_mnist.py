@@ -21,10 +21,10 @@ from lightning_modules.models import build_model
 from lightning_modules.module import ClassificationModule
 
 VARIANTS = {
-    "float": ("lfc", None),
-    "ABC(1,1)": ("lfc", {"num_weight_bases": 1, "num_act_bases": 1}),
-    "ABC(3,3)": ("lfc", {"num_weight_bases": 3, "num_act_bases": 3}),
-    "ABC(5,5)": ("lfc", {"num_weight_bases": 5, "num_act_bases": 5}),
+    "float": ("local_lfc", None),
+    "ABC(1,1)": ("local_lfc", {"num_weight_bases": 1, "num_act_bases": 1}),
+    "ABC(3,3)": ("local_lfc", {"num_weight_bases": 3, "num_act_bases": 3}),
+    "ABC(5,5)": ("local_lfc", {"num_weight_bases": 5, "num_act_bases": 5}),
     "Brevitas W1A1": ("lfc_brevitas_w1a1", None),
 }
 

@@ -1,13 +1,17 @@
-"""``build_model``: the model argument of a training config. Builds a float network (ours or the zoo's)
-and optionally swaps it to ABC-Net form; with the staged recipe, each stage's config names the same
-architecture with a different ``abc`` and starts from the last stage's checkpoint
-(``ClassificationModule(init_from=...)``)."""
+"""``build_model``: the model argument of a training config. Builds a float network (the
+``brevitas_abc.models`` zoo's, or one of ours) and optionally swaps it into ABC-Net, LBC or Group-Net
+form; with the staged recipe each stage's config names the same architecture with another swap
+config and starts from the last stage's checkpoint (``ClassificationModule(init_from=...)``)."""
+from brevitas_abc import ABCConfig
+from brevitas_abc.swap.group_net_config import GroupNetConfig
+from brevitas_abc.swap.lbc_config import LBCConfig
 from torch import nn
 
 from lightning_modules.models.architectures import ARCHITECTURES
 from lightning_modules.models.brevitas_baseline import lfc_brevitas_w1a1
 
-LOCAL_BUILDERS = {**ARCHITECTURES, "lfc_brevitas_w1a1": lfc_brevitas_w1a1}
+LOCAL_BUILDERS = {**{f"local_{name}": fn for name, fn in ARCHITECTURES.items()},
+                  "lfc_brevitas_w1a1": lfc_brevitas_w1a1}
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU)
 TRANSPARENT = (nn.Dropout, nn.Flatten, nn.Identity)
 
@@ -21,65 +25,72 @@ def _zoo():
 
 
 def available_architectures() -> list[str]:
-    """Names ``build_model`` accepts: ours, plus ``brevitas_abc.models.list_models()`` when the zoo exists."""
+    """Names ``build_model`` accepts: ours (``local_*``, ``lfc_brevitas_w1a1``) and the zoo's."""
     zoo = _zoo()
-    names = set(LOCAL_BUILDERS)
-    if zoo is not None and hasattr(zoo, "list_models"):
-        names |= set(zoo.list_models())
-    return sorted(names)
+    return sorted(set(LOCAL_BUILDERS) | (set(zoo.list_models()) if zoo is not None else set()))
 
 
 def drop_activations_before_binary_inputs(model: nn.Module) -> list[str]:
-    """Replace by ``nn.Identity`` each float activation whose next leaf layer (skipping dropout/flatten)
-    binarises its own input (an ABC layer with ``input_quant``): the ABC activation replaces it, as in
-    the paper. Returns the names replaced."""
-    leaves, inside = [], ()
-    for name, m in model.named_modules():
-        if inside and name.startswith(inside):
-            continue  # the quantisers inside an ABC layer
-        binary_input = getattr(m, "input_quant", None) is not None
-        if binary_input or not list(m.children()):
-            leaves.append((name, m))
-        if binary_input:
-            inside = name + "."
+    """Inside every ``nn.Sequential``, replace by ``nn.Identity`` each float activation whose next
+    sibling (skipping dropout/flatten) binarises its own input (an ABC layer with ``input_quant``): the
+    ABC activation ``H_v`` is the activation then, as in the paper. Only siblings of one Sequential are
+    looked at, where registration order is data-flow order (a shared ReLU in a residual block is never
+    touched). Returns the names replaced."""
     replaced = []
-    for index, (name, module) in enumerate(leaves):
-        if not isinstance(module, ACTIVATIONS):
+    for seq_name, seq in list(model.named_modules()):
+        if not isinstance(seq, nn.Sequential):
             continue
-        following = next((m for _, m in leaves[index + 1:] if not isinstance(m, TRANSPARENT)), None)
-        if following is not None and getattr(following, "input_quant", None) is not None:
-            model.set_submodule(name, nn.Identity())
-            replaced.append(name)
+        children = list(seq.named_children())
+        for index, (name, module) in enumerate(children):
+            if not isinstance(module, ACTIVATIONS):
+                continue
+            following = next((m for _, m in children[index + 1:] if not isinstance(m, TRANSPARENT)), None)
+            if following is not None and getattr(following, "input_quant", None) is not None:
+                setattr(seq, name, nn.Identity())
+                replaced.append(f"{seq_name}.{name}" if seq_name else name)
     return replaced
 
 
-def build_model(arch: str, num_classes: int = 10, abc=None, arch_kwargs: dict | None = None) -> nn.Module:
-    """A network by name, optionally swapped to ABC-Net form.
+def build_model(arch: str, num_classes: int = 10, abc: ABCConfig | None = None, lbc: LBCConfig | None = None,
+                group_net: GroupNetConfig | None = None, arch_kwargs: dict | None = None,
+                drop_float_activations: bool = True) -> nn.Module:
+    """A network by name, optionally swapped into binary form (at most one of ``abc``, ``lbc``, ``group_net``).
 
     Args:
-        arch: one of ``available_architectures()``: ``lfc``, ``lenet5``, ``cnv``, ``lfc_brevitas_w1a1``
-            (stock Brevitas W1A1) or a ``brevitas_abc.models`` zoo name.
+        arch: one of ``available_architectures()``: a ``brevitas_abc.models`` zoo name (``lfc``, ``lenet5``,
+            ``cnv``, ``resnet18_cifar``, ``densenet_bc_cifar``, ...), ``local_lfc`` / ``local_lenet5`` /
+            ``local_cnv`` (small Sequential versions with a ``width`` factor), or ``lfc_brevitas_w1a1``
+            (stock Brevitas W1A1, no swap).
         num_classes: size of the output layer.
-        abc: a ``brevitas_abc.ABCConfig`` (or its fields as a dict); None keeps the float model. With
-            binary activations the float activations feeding ABC layers are removed (the ABC layer's input
-            quantiser is the activation).
-        arch_kwargs: further keyword arguments of the architecture (``width``, ``in_channels``, ...).
+        abc: ``brevitas_abc.ABCConfig`` (YAML: its fields as a mapping) for an ABC-Net swap.
+        lbc: ``LBCConfig`` for an LBC swap of the 3x3 convolutions.
+        group_net: ``GroupNetConfig`` for a Group-Net swap ("layer", "block" or "group" mode).
+        arch_kwargs: further keyword arguments of the architecture (``width``, ``in_channels``, ``depth``, ...).
+        drop_float_activations: after an ABC swap with binary activations, remove the float activation
+            that directly feeds each ABC layer inside a Sequential (``drop_activations_before_binary_inputs``).
 
     Raises:
-        ValueError: ``arch`` is unknown (the message lists the allowed names).
+        ValueError: ``arch`` is unknown (the message lists the allowed names), or several swap configs.
     """
+    configs = [c for c in (abc, lbc, group_net) if c is not None]
+    if len(configs) > 1:
+        raise ValueError("give at most one of abc, lbc, group_net (got "
+                         f"{[type(c).__name__ for c in configs]})")
     arch_kwargs = dict(arch_kwargs or {})
     if arch in LOCAL_BUILDERS:
         model = LOCAL_BUILDERS[arch](num_classes=num_classes, **arch_kwargs)
     else:
         zoo = _zoo()
-        if zoo is None or arch not in available_architectures():
+        if zoo is None or arch not in zoo.list_models():
             raise ValueError(f"arch={arch!r} is not allowed: expected one of {available_architectures()}")
         model = zoo.create_model(arch, num_classes=num_classes, **arch_kwargs)
-    if abc is not None:
+    if configs:
         import brevitas_abc
 
-        config = abc if isinstance(abc, brevitas_abc.ABCConfig) else brevitas_abc.ABCConfig(**dict(abc))
+        config = configs[0]
+        if isinstance(config, dict):
+            config = ABCConfig(**config)
         model = brevitas_abc.swap(model, config, verbose=False)
-        drop_activations_before_binary_inputs(model)
+        if drop_float_activations and isinstance(config, ABCConfig):
+            drop_activations_before_binary_inputs(model)
     return model

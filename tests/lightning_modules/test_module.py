@@ -7,7 +7,7 @@ from torch import nn
 from lightning_modules.distillation import distillation_loss, load_stage_weights
 from lightning_modules.models import build_model
 from lightning_modules.module import ClassificationModule
-from lightning_test_helpers import digits_loaders, quiet_trainer
+from tests.lightning_modules.lightning_test_helpers import digits_loaders, quiet_trainer
 
 
 def mlp(hidden: int = 32) -> nn.Sequential:
@@ -65,18 +65,18 @@ def test_teacher_from_checkpoint_is_frozen_and_used(tmp_path):
 
 
 def test_staged_recipe_float_to_abc_weights_to_abc_activations(tmp_path):
-    float_model = build_model("lenet5", arch_kwargs={"width": 0.5})
+    float_model = build_model("local_lenet5", arch_kwargs={"width": 0.5})
     torch.save({"state_dict": {"model." + k: v for k, v in float_model.state_dict().items()}}, tmp_path / "s1.ckpt")
-    stage2 = ClassificationModule(build_model("lenet5", abc={"num_weight_bases": 3, "num_act_bases": None},
+    stage2 = ClassificationModule(build_model("local_lenet5", abc={"num_weight_bases": 3, "num_act_bases": None},
                                               arch_kwargs={"width": 0.5}), init_from=str(tmp_path / "s1.ckpt"))
     assert torch.equal(stage2.model[4].weight, float_model[4].weight)
     torch.save({"state_dict": {"model." + k: v for k, v in stage2.model.state_dict().items()}}, tmp_path / "s2.ckpt")
-    stage3_model = build_model("lenet5", abc={"num_weight_bases": 3, "num_act_bases": 3}, arch_kwargs={"width": 0.5})
+    stage3_model = build_model("local_lenet5", abc={"num_weight_bases": 3, "num_act_bases": 3}, arch_kwargs={"width": 0.5})
     added = load_stage_weights(stage3_model, str(tmp_path / "s2.ckpt"))
     assert added and all("input_quant" in k for k in added)
     assert torch.equal(stage3_model[4].weight, float_model[4].weight)
     with pytest.raises(ValueError, match="does not fit the model"):
-        load_stage_weights(build_model("lfc", arch_kwargs={"width": 0.05}), str(tmp_path / "s2.ckpt"))
+        load_stage_weights(build_model("local_lfc", arch_kwargs={"width": 0.05}), str(tmp_path / "s2.ckpt"))
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -12,7 +12,7 @@ from torch import nn
 
 from lightning_modules.callbacks import ExportBestToQONNX, LatentWeightClipping, QuantStatsLogger, collect_quant_stats
 from lightning_modules.module import ClassificationModule
-from lightning_test_helpers import digits_loaders, quiet_trainer
+from tests.lightning_modules.lightning_test_helpers import digits_loaders, quiet_trainer
 
 
 def abc_mlp(num_act_bases=3) -> nn.Sequential:

@@ -8,7 +8,7 @@ import pytest
 from lightning_modules.data import sources
 from lightning_modules.data.sources import (CIFAR10_CLASSES, DatasetUnavailableError, load_cifar10,
                                             load_fashion_mnist, load_mnist)
-from lightning_test_helpers import write_cifar_batches, write_idx_dataset, write_image_folder
+from tests.lightning_modules.lightning_test_helpers import write_cifar_batches, write_idx_dataset, write_image_folder
 
 
 @pytest.fixture

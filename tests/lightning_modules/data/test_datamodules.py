@@ -9,7 +9,7 @@ from lightning_modules.data import sources
 from lightning_modules.data.datasets import ArrayDataset
 from lightning_modules.data.sampler import EpochSampler
 from lightning_modules.data.transforms import ImageTransform
-from lightning_test_helpers import write_cifar_batches, write_idx_dataset, write_image_folder
+from tests.lightning_modules.lightning_test_helpers import write_cifar_batches, write_idx_dataset, write_image_folder
 
 
 @pytest.fixture

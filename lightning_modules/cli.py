@@ -1,0 +1,27 @@
+"""``abc-train``: the command line, built on LightningCLI.
+
+    abc-train fit --config lightning_modules/configs/lfc_abc_mnist.yaml
+    abc-train test --config lightning_modules/configs/lfc_abc_mnist.yaml --ckpt_path outputs/.../best.ckpt
+    abc-train fit --config <yaml> --trainer.max_epochs 3 --data.init_args.batch_size 64
+
+The model is always ``ClassificationModule``; its ``model`` (any ``nn.Module``, e.g.
+``lightning_modules.models.build_model``), the datamodule, optimiser, LR schedule and callbacks come
+from the YAML as ``class_path`` / ``init_args``. ``abc-train --help`` lists every option.
+"""
+import pytorch_lightning as pl
+from pytorch_lightning.cli import LightningCLI
+
+from lightning_modules.module import ClassificationModule
+
+
+def cli_main(args: list[str] | None = None, run: bool = True) -> LightningCLI:
+    """Entry point of ``abc-train``; ``args`` replaces ``sys.argv[1:]`` (for tests and notebooks).
+
+    With ``run=False`` the objects are built but no subcommand runs (pass no subcommand in ``args``).
+    """
+    return LightningCLI(ClassificationModule, pl.LightningDataModule, subclass_mode_data=True, args=args, run=run,
+                        auto_configure_optimizers=False, save_config_kwargs={"overwrite": True})
+
+
+if __name__ == "__main__":
+    cli_main()
