@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from brevitas_abc.core.presets import act_shifts
 from brevitas_abc.core.validation import check_num_bases
-from brevitas_abc.function.ste import shifted_binary_act_ste
+from brevitas_abc.function.ste import multi_binary_act_ste, shifted_binary_act_ste
 
 
 class ABCActQuant(nn.Module):
@@ -39,8 +39,7 @@ class ABCActQuant(nn.Module):
         return shifted_binary_act_ste(x.unsqueeze(0), v)
 
     def forward(self, x: Tensor):
-        h = self.branches(x)
-        value = (self.betas.view(-1, *([1] * x.dim())) * h).sum(dim=0)
+        value = multi_binary_act_ste(x, self.shifts, self.betas)
         zero_point = torch.zeros((), dtype=x.dtype, device=x.device)
         return value, self.betas, zero_point, torch.tensor(float(self.num_bases))
 

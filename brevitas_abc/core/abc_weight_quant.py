@@ -83,7 +83,11 @@ class ABCWeightQuant(nn.Module):
         bases, alpha = self.bases_and_alpha(weight)
         coeff = self.alpha_per_output(alpha, weight.shape[0]).reshape(
             self.num_bases, weight.shape[0], *([1] * (weight.dim() - 1)))
-        w_hat = (coeff * bases).sum(dim=0)
+        # An explicit loop, not ``.sum(dim=0)``: a vectorised reduction may order the additions differently
+        # for different elements, so equal base patterns would not give bitwise-equal values (M+1 levels).
+        w_hat = coeff[0] * bases[0]
+        for m in range(1, self.num_bases):
+            w_hat = w_hat + coeff[m] * bases[m]
         zero_point = torch.zeros((), dtype=weight.dtype, device=weight.device)
         return w_hat, alpha, zero_point, torch.tensor(float(self.num_bases))
 

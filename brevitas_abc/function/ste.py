@@ -70,3 +70,68 @@ def shifted_binary_act_ste(x: Tensor, shift: Tensor) -> Tensor:
     tensor([-1., -1.,  1.,  1.])
     """
     return _ShiftedBinaryActSTE.apply(x, shift)
+
+
+def _multi_binary_forward(x: Tensor, offsets: Tensor, betas: Tensor) -> Tensor:
+    out = torch.where(x + offsets[0] >= 0, betas[0], -betas[0])
+    for n in range(1, offsets.shape[0]):
+        out = out + torch.where(x + offsets[n] >= 0, betas[n], -betas[n])
+    return out
+
+
+def _multi_binary_backward(x: Tensor, grad: Tensor, offsets: Tensor, betas: Tensor):
+    grad_x = torch.zeros_like(x)
+    grad_shifts, grad_betas = [], []
+    for n in range(offsets.shape[0]):
+        shifted = x + offsets[n]
+        masked = torch.where(shifted.abs() <= 0.5, grad, 0.0)  # 1[0 <= x + v <= 1]
+        grad_x = grad_x + betas[n] * masked
+        grad_shifts.append(betas[n] * masked.sum())
+        grad_betas.append(torch.where(shifted >= 0, grad, -grad).sum())  # sum(grad * H_v(x))
+    return grad_x, torch.stack(grad_shifts), torch.stack(grad_betas)
+
+
+_KERNELS = {"forward": _multi_binary_forward, "backward": _multi_binary_backward}
+
+
+def use_compiled_kernels(enabled: bool = True) -> None:
+    """Fuse the multi-binary activation's N thresholds into one pass with ``torch.compile`` (process-wide).
+
+    Eager PyTorch runs 3-4 memory passes per base and direction, which on a CPU costs as much as the
+    convolution itself; the compiled kernels make one. Values are identical (same float32 ``x + (v - 0.5)``
+    comparisons); the first call of each shape compiles (tens of seconds with gcc).
+    """
+    if enabled:
+        if "compiled_forward" not in _KERNELS:  # compile wrappers once: re-wrapping piles up recompilations
+            _KERNELS["compiled_forward"] = torch.compile(_multi_binary_forward, dynamic=True)
+            _KERNELS["compiled_backward"] = torch.compile(_multi_binary_backward, dynamic=True)
+        _KERNELS.update(forward=_KERNELS["compiled_forward"], backward=_KERNELS["compiled_backward"])
+    else:
+        _KERNELS.update(forward=_multi_binary_forward, backward=_multi_binary_backward)
+
+
+class _MultiBinaryActSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, shifts: Tensor, betas: Tensor) -> Tensor:
+        offsets = shifts.detach() - 0.5  # the float32 constants the exported Add nodes hold
+        ctx.save_for_backward(x, offsets, betas)
+        return _KERNELS["forward"](x, offsets, betas.detach())
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, offsets, betas = ctx.saved_tensors
+        grad_x, grad_shifts, grad_betas = _KERNELS["backward"](x, grad.contiguous(), offsets, betas.detach())
+        return grad_x if ctx.needs_input_grad[0] else None, grad_shifts, grad_betas
+
+
+def multi_binary_act_ste(x: Tensor, shifts: Tensor, betas: Tensor) -> Tensor:
+    """``A = sum_n beta_n H_{v_n}(x)`` (ABC-Net eq. 9) in one pass, without stacking the N binary maps.
+
+    Same values and gradients as summing ``betas[n] * shifted_binary_act_ste(x, shifts[n])``:
+    ``dA/dx = sum_n beta_n 1[0 <= x + v_n <= 1]``, ``dA/dv_n = beta_n 1[0 <= x + v_n <= 1]``,
+    ``dA/dbeta_n = H_{v_n}(x)``. Saves only ``x`` for backward (memory of one activation, not N).
+
+    >>> multi_binary_act_ste(torch.tensor([-3.0, 0.0, 3.0]), torch.tensor([-1.5, 0.0, 1.5]), torch.ones(3))
+    tensor([-3., -1.,  3.])
+    """
+    return _MultiBinaryActSTE.apply(x, shifts, betas)

@@ -50,11 +50,9 @@ class ABCLayerMixin:
         w_hat = self.weight_quant(self.weight)[0]
         if self.input_quant is None:
             return self._op(x, w_hat, self.bias, binary_input=False)
-        a = self.input_quant(x)[0]
-        return self._op(a, w_hat, self.bias, binary_input=True, pad_fill=self._pad_fill(self.input_quant.betas))
-
-    def _pad_fill(self, betas: Tensor) -> Tensor:
-        return self.abc_options.binary_padding * betas.sum()
+        if not self._is_conv:
+            return self._op(self.input_quant(x)[0], w_hat, self.bias, binary_input=True)
+        return self._conv_binary_input(x, w_hat)
 
     def forward_branches(self, x: Tensor) -> Tensor:
         """Reference M*N-branch form ``sum_m sum_n alpha_m beta_n op(B_m, H_{v_n}(x)) + bias`` (eq. 10)."""
@@ -144,6 +142,21 @@ class ABCConv2d(ABCLayerMixin, nn.Conv2d):
             return tuple(pads)
         ph, pw = self.padding
         return (pw, pw, ph, ph)
+
+    def _conv_binary_input(self, x: Tensor, w_hat: Tensor) -> Tensor:
+        """``conv(w_hat, pad(A))``: each binary base padded with ``binary_padding``.
+
+        For +-1 the *input* is padded with +-inf, which every ``H_v`` maps to +-1 with zero STE gradient:
+        one padding pass instead of padding ``A`` and adding ``binary_padding * sum(beta)`` on the border.
+        """
+        pads = self._binary_pads()
+        padding = self.abc_options.binary_padding
+        if any(pads) and padding != 0:
+            x = F.pad(x, pads, value=padding * float("inf"))
+        a = self.input_quant(x)[0]
+        if any(pads) and padding == 0:
+            a = F.pad(a, pads)
+        return F.conv2d(a, w_hat, self.bias, self.stride, 0, self.dilation, self.groups)
 
     def _op(self, x: Tensor, weight: Tensor, bias, binary_input: bool, pad_fill: Tensor | None = None) -> Tensor:
         if not binary_input:

@@ -16,7 +16,8 @@ per-block decomposition (eq. 5) with averaged outputs.
 
 A binary copy is the float block with every ``nn.Conv2d`` replaced by a ``BinaryConv2d`` and every
 ``nn.ReLU`` by ``nn.Identity``: a sign after a ReLU would always read +1 (the official code binarises
-pre-activation values). Identical copies would receive identical gradients and never diverge, so copy k
+pre-activation values). Its BatchNorms become ``ExactBatchNorm2d`` (bit-exact export before a sign).
+Identical copies would receive identical gradients and never diverge, so copy k
 starts from the k-th greedy residual of each float weight (``residual_binary_weights``); lambda_k = 1/K.
 
 Which blocks can be decomposed: the residual block types registered with ``register_group_block``
@@ -27,6 +28,8 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from brevitas_abc.nn.constant_ops import MulConstant
+from brevitas_abc.nn.exact_batchnorm import ExactBatchNorm2d
 from brevitas_abc.nn.group_net_binary import BinaryConv2d, check_num_bases, residual_binary_weights
 
 _GROUP_BLOCKS: list[type] = []
@@ -64,7 +67,19 @@ def binary_copy(block: nn.Module, index: int, num_bases: int) -> nn.Module:
             clone.set_submodule(name, BinaryConv2d.from_float(module, weight))
         elif isinstance(module, nn.ReLU):
             clone.set_submodule(name, nn.Identity())
+        elif type(module) is nn.BatchNorm2d:
+            clone.set_submodule(name, ExactBatchNorm2d.from_batchnorm(module))
     return clone
+
+
+def _export_children(module: nn.Module) -> nn.Module:
+    """Replace (in place) every descendant that has ``to_export_form`` by its export form."""
+    for name, child in module.named_children():
+        if callable(getattr(child, "to_export_form", None)):
+            setattr(module, name, child.to_export_form())
+        else:
+            _export_children(child)
+    return module
 
 
 class GroupNetBlock(nn.Module):
@@ -136,3 +151,33 @@ class GroupNetGroup(nn.Module):
                 mean = sum(hs) / self.num_bases
                 hs = [gates[i] * h + (1 - gates[i]) * mean for h in hs]
         return sum(scale * h for scale, h in zip(self.scales, hs))
+
+    @torch.no_grad()
+    def to_export_form(self) -> "GroupNetGroupExport":
+        """Branches in export form; gates ``g_i`` and ``1 - g_i`` as constants computed here by torch (a
+        constant-folded ONNX ``Sigmoid`` may round differently, and a sign follows)."""
+        branches = _export_children(copy.deepcopy(self.branches))
+        gates = self.gates
+        mixes = [] if gates is None else [(MulConstant(g), MulConstant(1 - g)) for g in gates]
+        return GroupNetGroupExport(branches, [MulConstant(s) for s in self.scales], mixes)
+
+
+class GroupNetGroupExport(nn.Module):
+    """Export form of ``GroupNetGroup``: the same computation with constant scales and gates."""
+
+    def __init__(self, branches: nn.ModuleList, scales: list[MulConstant], mixes: list[tuple[MulConstant, MulConstant]]):
+        super().__init__()
+        self.branches = branches
+        self.scales = nn.ModuleList(scales)
+        self.gate = nn.ModuleList(m for m, _ in mixes)
+        self.one_minus_gate = nn.ModuleList(m for _, m in mixes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        num_bases, hs = len(self.branches), [x] * len(self.branches)
+        num_blocks = len(self.branches[0])
+        for i in range(num_blocks):
+            hs = [branch[i](h) for branch, h in zip(self.branches, hs)]
+            if len(self.gate) and i < num_blocks - 1:
+                mean = sum(hs) / num_bases
+                hs = [self.gate[i](h) + self.one_minus_gate[i](mean) for h in hs]
+        return sum(scale(h) for scale, h in zip(self.scales, hs))
