@@ -93,6 +93,7 @@ def build(
     input_datatype: str = "UINT8",
     allow_float_in_dataflow: bool = False,
     folding_config_file: str | None = None,
+    codegen: bool = True,
     summary: bool = True,
 ) -> BuildResult:
     """Build a quantised network into a FINN dataflow accelerator, verifying every stage.
@@ -121,6 +122,8 @@ def build(
         allow_float_in_dataflow: build even if FLOAT32 tensors remain in the dataflow partition
             (they are listed in the result); by default that is an error.
         folding_config_file: a FINN folding JSON to apply instead of ``target_fps`` folding.
+        codegen: run ``step_hw_codegen`` (HLS C++ / RTL templates) when Vivado is absent; False stops
+            after the estimate reports (faster: code generation of large layers takes tens of seconds).
         summary: write ``report/build_summary.md`` and ``report/build_summary.png``.
 
     Returns:
@@ -201,7 +204,7 @@ def build(
     lookup = build_dataflow_step_lookup
     steps = [
         _tracked(lookup[s] if isinstance(s, str) else s, steps_run, failure, logfile)
-        for s in finn_flow_steps(vivado, verify_qonnx=verifying and torch_module)
+        for s in finn_flow_steps(vivado, verify_qonnx=verifying and torch_module, codegen=codegen)
     ]
     cfg = FinnFlowConfig(
         output_dir=str(out),
@@ -243,7 +246,7 @@ def build(
         status = "stopped_before_vivado"
         message = (
             f"Stopped after estimate reports and HLS/RTL code generation for {board_info.name} "
-            f"({board_info.part}): XILINX_VIVADO is not set, so these finn-plus steps that need "
+            f"({board_info.part}){'' if codegen else ' (code generation skipped: codegen=False)'}: XILINX_VIVADO is not set, so these finn-plus steps that need "
             f"Vivado/Vitis HLS were skipped: {', '.join(skipped)}. Set XILINX_VIVADO and rerun to continue."
         )
     result = BuildResult(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp, is_custom_op
 from qonnx.util.basic import qonnx_make_model
@@ -30,14 +30,13 @@ class GraphExecutor:
         self.model = model
         self.graph = model.graph
         self.opset = model.model.opset_import[0].version if model.model.opset_import else 11
-        self.empty = model.make_empty_exec_context()
+        # own, aligned copies of the initializers (views into protobuf bytes can be misaligned)
+        self.empty = {k: np.array(v) for k, v in model.make_empty_exec_context().items()}
         self.input_name = [i.name for i in self.graph.input if model.get_initializer(i.name) is None][0]
         self.output_names = [o.name for o in self.graph.output]
         self._sessions: dict[int, ort.InferenceSession] = {}
         self._custom: dict[int, object] = {}
         self._children: dict[int, GraphExecutor] = {}
-        self._elem_types = {vi.name: vi.type.tensor_type.elem_type
-                            for vi in list(self.graph.value_info) + list(self.graph.output) + list(self.graph.input)}
 
     def _session(self, index: int, node, context) -> ort.InferenceSession:
         sess = self._sessions.get(index)
@@ -54,8 +53,8 @@ class GraphExecutor:
                 arr = np.asarray(context[name])
                 inputs.append(helper.make_tensor_value_info(
                     name, helper.np_dtype_to_tensor_dtype(arr.dtype), list(arr.shape)))
-        outputs = [helper.make_tensor_value_info(o, self._elem_types.get(o, TensorProto.FLOAT), None)
-                   for o in node.output]
+        # untyped outputs: onnxruntime infers them (value_info may be missing or stale, e.g. Shape)
+        outputs = [helper.make_empty_tensor_value_info(o) for o in node.output]
         graph = helper.make_graph([node], "single_node", inputs, outputs, initializer=inits)
         node_model = qonnx_make_model(graph)
         node_model.opset_import[0].version = self.opset

@@ -128,13 +128,14 @@ VIVADO_STEPS = [
 ]
 
 
-def finn_flow_steps(vivado: bool, verify_qonnx: bool = True) -> list:
+def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = True) -> list:
     """The step list: finn-plus's estimate flow with our steps in between, then codegen or Vivado.
 
     Args:
         vivado: True to continue with finn-plus's own Vivado steps (:data:`VIVADO_STEPS`) after the
             estimates; False to stop after ``step_hw_codegen`` (HLS C++ and RTL templates).
         verify_qonnx: include :func:`step_verify_qonnx` (False when the QONNX graph is the reference).
+        codegen: without Vivado, run ``step_hw_codegen`` (False: stop after the estimate reports).
     """
     steps = [step_verify_qonnx] if verify_qonnx else []
     steps += [
@@ -160,4 +161,4 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True) -> list:
     ]
     if vivado:
         return steps + [step_verify_folded] + VIVADO_STEPS
-    return steps + ["step_hw_codegen", step_verify_folded]
+    return steps + (["step_hw_codegen"] if codegen else []) + [step_verify_folded]

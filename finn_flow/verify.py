@@ -84,6 +84,18 @@ def dataflow_output_name(model: ModelWrapper) -> str | None:
     return last
 
 
+def _single_threaded_blas():
+    """One BLAS thread while executing: per-image matmuls are small, and spinning BLAS threads
+    slow them down badly on a loaded machine. No-op without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def execute(model: ModelWrapper, inputs: np.ndarray, capture: str | None = None):
     """Run ``model`` image by image; return the outputs ``[N, ...]`` and the captured tensor or None."""
     from finn_flow.execute import GraphExecutor
@@ -91,11 +103,12 @@ def execute(model: ModelWrapper, inputs: np.ndarray, capture: str | None = None)
     runner = GraphExecutor(model)
     oname = model.graph.output[0].name
     outs, caps = [], []
-    for x in inputs:
-        ctx = runner.run(x[None])
-        outs.append(np.asarray(ctx[oname]).reshape(-1))
-        if capture is not None:
-            caps.append(np.asarray(ctx[capture]).reshape(-1))
+    with _single_threaded_blas():
+        for x in inputs:
+            ctx = runner.run(x[None])
+            outs.append(np.asarray(ctx[oname]).reshape(-1))
+            if capture is not None:
+                caps.append(np.asarray(ctx[capture]).reshape(-1))
     return np.stack(outs), (np.stack(caps) if capture is not None else None)
 
 
