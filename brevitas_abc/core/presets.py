@@ -22,25 +22,22 @@ def _uniform(num_bases: int, half_span: float) -> tuple[float, ...]:
     return tuple(torch.linspace(-half_span, half_span, num_bases).tolist())
 
 
-def weight_shifts(spec, num_bases: int, name: str = "weight_shifts") -> torch.Tensor:
-    """Resolve a weight-shift spec ("paper", "uniform" or explicit values) to a ``[M]`` tensor."""
-    check_shifts(name, spec, num_bases, WEIGHT_SHIFT_PRESETS)
+def _resolve(spec, num_bases: int, name: str, presets, paper: dict, half_span: float) -> torch.Tensor:
+    check_shifts(name, spec, num_bases, presets)
     if spec == "paper":
-        values = _PAPER_WEIGHT_SHIFTS.get(num_bases, _uniform(num_bases, 1.0))
+        values = paper.get(num_bases, _uniform(num_bases, half_span))
     elif spec == "uniform":
-        values = _uniform(num_bases, 1.0)
+        values = _uniform(num_bases, half_span)
     else:
         values = tuple(float(v) for v in spec)
     return torch.tensor(values, dtype=torch.float32)
+
+
+def weight_shifts(spec, num_bases: int, name: str = "weight_shifts") -> torch.Tensor:
+    """Resolve a weight-shift spec ("paper", "uniform" or explicit values) to a ``[M]`` tensor."""
+    return _resolve(spec, num_bases, name, WEIGHT_SHIFT_PRESETS, _PAPER_WEIGHT_SHIFTS, 1.0)
 
 
 def act_shifts(spec, num_bases: int, name: str = "act_shifts") -> torch.Tensor:
     """Resolve an activation-shift spec ("paper", "uniform" or explicit values) to a ``[N]`` tensor."""
-    check_shifts(name, spec, num_bases, ACT_SHIFT_PRESETS)
-    if spec == "paper":
-        values = _PAPER_ACT_SHIFTS.get(num_bases, _uniform(num_bases, 1.5))
-    elif spec == "uniform":
-        values = _uniform(num_bases, 1.5)
-    else:
-        values = tuple(float(v) for v in spec)
-    return torch.tensor(values, dtype=torch.float32)
+    return _resolve(spec, num_bases, name, ACT_SHIFT_PRESETS, _PAPER_ACT_SHIFTS, 1.5)
