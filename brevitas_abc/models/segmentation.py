@@ -9,11 +9,13 @@ from brevitas_abc.nn.group_net_segmentation import BPACSegmentationHead
 
 
 class BPACSegNet(nn.Module):
-    """Output ``[B, num_classes, H, W]`` for an input ``[B, C, H, W]`` (H, W multiples of 4 with the CIFAR stem)."""
+    """Output ``[B, num_classes, H, W]`` for an input ``[B, C, H, W]`` (H, W multiples of 4); ``layers``: blocks in
+    each of the three backbone stages (ResNet-18: 2, 2, 2)."""
 
-    def __init__(self, num_classes: int = 21, width: int = 16, rates=(1, 2, 4, 8), in_channels: int = 3):
+    def __init__(self, num_classes: int = 21, width: int = 16, rates=(1, 2, 4, 8), in_channels: int = 3,
+                 layers=(2, 2, 2)):
         super().__init__()
-        resnet = ResNet(BasicBlock, [2, 2, 2, 2], cifar_stem=True, in_channels=in_channels, width=width)
+        resnet = ResNet(BasicBlock, [*layers, 1], cifar_stem=True, in_channels=in_channels, width=width)
         self.conv1, self.bn1, self.relu = resnet.conv1, resnet.bn1, resnet.relu
         self.layer1, self.layer2, self.layer3 = resnet.layer1, resnet.layer2, resnet.layer3
         self.head = BPACSegmentationHead(4 * width, num_classes, 4 * width, rates, upsample=4)
