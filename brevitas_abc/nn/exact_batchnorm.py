@@ -15,8 +15,10 @@ from torch import Tensor, nn
 from brevitas_abc.nn.constant_ops import AddConstant, MulConstant, channel_shaped
 
 
-class ExactBatchNorm2d(nn.BatchNorm2d):
-    """``nn.BatchNorm2d`` whose eval forward is ``x * a + b`` (see the module docstring); same state dict."""
+class _ExactBatchNormMixin:
+    """Eval forward ``x * a + b`` and export ``Mul(a) -> Add(b)``; ``_is_conv`` picks the channel layout."""
+
+    _is_conv = True
 
     def folded(self) -> tuple[Tensor, Tensor]:
         """``(a, b)`` per channel."""
@@ -28,27 +30,44 @@ class ExactBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: Tensor) -> Tensor:
         if self.training or not self.track_running_stats or self.running_mean is None:
             return super().forward(x)
+        if not self._is_conv and x.dim() != 2:
+            raise ValueError(f"input of shape {tuple(x.shape)} is not allowed for {type(self).__name__}: expected "
+                             "[batch, features]")
         a, b = self.folded()
-        return x * channel_shaped(a, True) + channel_shaped(b, True)
+        return x * channel_shaped(a, self._is_conv) + channel_shaped(b, self._is_conv)
 
     @torch.no_grad()
     def to_export_form(self) -> nn.Sequential:
         a, b = self.folded()
-        return nn.Sequential(MulConstant(channel_shaped(a, True)), AddConstant(channel_shaped(b, True)))
+        return nn.Sequential(MulConstant(channel_shaped(a, self._is_conv)), AddConstant(channel_shaped(b, self._is_conv)))
 
     @classmethod
-    def from_batchnorm(cls, bn: nn.BatchNorm2d) -> "ExactBatchNorm2d":
+    def from_batchnorm(cls, bn):
         exact = cls(bn.num_features, bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
         exact.load_state_dict(bn.state_dict())
         exact.train(bn.training)
         return exact.to(bn.running_mean.device if bn.running_mean is not None else "cpu")
 
 
+class ExactBatchNorm2d(_ExactBatchNormMixin, nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` whose eval forward is ``x * a + b`` (see the module docstring); same state dict."""
+
+
+class ExactBatchNorm1d(_ExactBatchNormMixin, nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` on ``[batch, features]`` whose eval forward is ``x * a + b``; same state dict."""
+
+    _is_conv = False
+
+
+_EXACT = {nn.BatchNorm2d: ExactBatchNorm2d, nn.BatchNorm1d: ExactBatchNorm1d}
+
+
 def use_exact_batchnorm(model: nn.Module) -> nn.Module:
-    """Replace (in place) every plain ``nn.BatchNorm2d`` of ``model`` by an ``ExactBatchNorm2d``; returns it."""
-    if type(model) is nn.BatchNorm2d:
-        return ExactBatchNorm2d.from_batchnorm(model)
+    """Replace (in place) every plain ``nn.BatchNorm2d`` / ``nn.BatchNorm1d`` of ``model`` by its exact
+    counterpart; returns the model."""
+    if type(model) in _EXACT:
+        return _EXACT[type(model)].from_batchnorm(model)
     for name, module in list(model.named_modules()):
-        if type(module) is nn.BatchNorm2d:
-            model.set_submodule(name, ExactBatchNorm2d.from_batchnorm(module))
+        if type(module) in _EXACT:
+            model.set_submodule(name, _EXACT[type(module)].from_batchnorm(module))
     return model

@@ -128,3 +128,53 @@ class BinaryConv2d(nn.Conv2d):
         learned = sum(p.numel() for p in self.parameters() if p.requires_grad)
         return LayerCounts(learned=learned, binary_bits=self.weight.numel(), float_values=floats,
                            conv_equivalent=equivalent)
+
+
+class BinaryLinear(nn.Linear):
+    """The fully connected counterpart of ``BinaryConv2d``: ``y = alpha * (sign(W) sign(x + t)) + b``.
+
+    >>> BinaryLinear(16, 4)(torch.randn(3, 16)).shape
+    torch.Size([3, 4])
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = False, device=None, dtype=None):
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self.act_threshold = nn.Parameter(torch.zeros(in_features))
+
+    def binarize_input(self, x: Tensor) -> Tensor:
+        return clipped_sign_ste(x + self.act_threshold)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.linear(self.binarize_input(x), sign_ste(self.weight)) * channel_scale(self.weight)
+        return out if self.bias is None else out + self.bias
+
+    @classmethod
+    def from_float(cls, linear: nn.Linear, weight: Tensor | None = None) -> "BinaryLinear":
+        layer = cls(linear.in_features, linear.out_features, linear.bias is not None)
+        with torch.no_grad():
+            layer.weight.copy_(linear.weight if weight is None else weight)
+            if linear.bias is not None:
+                layer.bias.copy_(linear.bias)
+        return layer.to(linear.weight.device)
+
+    @torch.no_grad()
+    def to_export_form(self, extra_scale: Tensor | None = None) -> nn.Sequential:
+        """``Add(t) -> BipolarQuant -> MatMul(BipolarQuant(sign W)) -> Mul(alpha) [-> Add(b)] [-> Mul(lambda)]``."""
+        modules = [AddConstant(self.act_threshold.detach().view(1, -1)),
+                   QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+                   binary_weight_layer(self, torch.where(self.weight >= 0, 1.0, -1.0), None),
+                   MulConstant(channel_shaped(channel_scale(self.weight), False))]
+        if self.bias is not None:
+            modules.append(AddConstant(channel_shaped(self.bias.detach(), False)))
+        if extra_scale is not None:
+            modules.append(MulConstant(extra_scale.detach().reshape(1, 1)))
+        return nn.Sequential(*modules)
+
+    def summary_counts(self):
+        from brevitas_abc.summary import LayerCounts
+
+        floats = self.out_features + self.in_features + (0 if self.bias is None else self.out_features)
+        equivalent = self.weight.numel() + (0 if self.bias is None else self.bias.numel())
+        learned = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return LayerCounts(learned=learned, binary_bits=self.weight.numel(), float_values=floats,
+                           conv_equivalent=equivalent)

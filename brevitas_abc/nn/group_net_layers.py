@@ -17,16 +17,16 @@ from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
 from brevitas_abc.nn.constant_ops import AddConstant, channel_shaped
-from brevitas_abc.nn.group_net_binary import BinaryConv2d, check_num_bases, residual_binary_weights
+from brevitas_abc.nn.group_net_binary import BinaryConv2d, BinaryLinear, check_num_bases, residual_binary_weights
 
 
 class BranchSum(nn.Module):
     """``sum_k branch_k(x) [+ bias]``: the export form of a multi-branch Group-Net layer."""
 
-    def __init__(self, branches: list[nn.Module], bias: Tensor | None = None):
+    def __init__(self, branches: list[nn.Module], bias: Tensor | None = None, is_conv: bool = True):
         super().__init__()
         self.branches = nn.ModuleList(branches)
-        self.bias = None if bias is None else AddConstant(channel_shaped(bias.detach(), True))
+        self.bias = None if bias is None else AddConstant(channel_shaped(bias.detach(), is_conv))
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.branches[0](x)
@@ -36,7 +36,9 @@ class BranchSum(nn.Module):
 
 
 class _ScaledBranches(nn.Module):
-    """K ``BinaryConv2d`` branches, learned ``lambda_k`` (init 1) and an optional float bias."""
+    """K ``BinaryConv2d`` / ``BinaryLinear`` branches, learned ``lambda_k`` (init 1) and an optional float bias."""
+
+    _is_conv = True
 
     def _init_branches(self, branches: list[BinaryConv2d], bias: bool, out_channels: int) -> None:
         self.branches = nn.ModuleList(branches)
@@ -49,11 +51,12 @@ class _ScaledBranches(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         out = sum(scale * branch(x) for scale, branch in zip(self.scales, self.branches))
-        return out if self.bias is None else out + channel_shaped(self.bias, True)
+        return out if self.bias is None else out + channel_shaped(self.bias, self._is_conv)
 
     @torch.no_grad()
     def to_export_form(self) -> BranchSum:
-        return BranchSum([b.to_export_form(extra_scale=s) for b, s in zip(self.branches, self.scales)], self.bias)
+        return BranchSum([b.to_export_form(extra_scale=s) for b, s in zip(self.branches, self.scales)], self.bias,
+                         self._is_conv)
 
     def summary_counts(self):
         from brevitas_abc.summary import LayerCounts, layer_counts
@@ -106,6 +109,33 @@ class GroupNetConv2d(_ScaledBranches):
             if conv.bias is not None:
                 layer.bias.copy_(conv.bias)
         return layer.to(conv.weight.device)
+
+
+class GroupNetLinear(_ScaledBranches):
+    """Layer-wise decomposition of an ``nn.Linear``: ``sum_k lambda_k BinaryLinear_k(x) + b`` (for MLPs such as
+    FINN's LFC/TFC; the paper decomposes convolutions, the math is the same).
+
+    >>> GroupNetLinear(16, 4, num_bases=2)(torch.randn(3, 16)).shape
+    torch.Size([3, 4])
+    """
+
+    _is_conv = False
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = False, *, num_bases: int = 4):
+        super().__init__()
+        check_num_bases(num_bases)
+        self.in_features, self.out_features = in_features, out_features
+        self._init_branches([BinaryLinear(in_features, out_features) for _ in range(num_bases)], bias, out_features)
+
+    @classmethod
+    def from_float(cls, linear: nn.Linear, num_bases: int = 4) -> "GroupNetLinear":
+        layer = cls(linear.in_features, linear.out_features, linear.bias is not None, num_bases=num_bases)
+        with torch.no_grad():
+            for branch, weight in zip(layer.branches, residual_binary_weights(linear.weight, num_bases)):
+                branch.weight.copy_(weight)
+            if linear.bias is not None:
+                layer.bias.copy_(linear.bias)
+        return layer.to(linear.weight.device)
 
 
 class BinaryParallelAtrousConv2d(_ScaledBranches):

@@ -2,7 +2,8 @@
 
 ``mode`` picks the decomposition, and with it what ``swap`` replaces:
 
-- "layer" (eq. 3): every plain ``nn.Conv2d`` -> ``GroupNetConv2d`` (K binary branches, learned scales).
+- "layer" (eq. 3): every plain ``nn.Conv2d`` / ``nn.Linear`` -> ``GroupNetConv2d`` / ``GroupNetLinear`` (K binary
+  branches, learned scales); the first and last stay float by default (``keep_first``, ``keep_last``).
 - "block" (eq. 5): every registered residual block -> ``GroupNetBlock`` (K binary copies).
 - "group" (eq. 6 + soft gates): every ``nn.Sequential`` stage made only of registered residual blocks ->
   ``GroupNetGroup`` (K binary branches through the whole stage, fusion gates between blocks).
@@ -27,7 +28,7 @@ class GroupNetConfig:
         gates: "group" mode: learn the soft fusion gates (dynamic decomposition).
         gate_init: initial gate value in (0, 1).
         keep_first: keep the first candidate float (default: True in "layer" mode, the stem conv; else False).
-        keep_last: keep the last candidate float.
+        keep_last: keep the last candidate float (default: True in "layer" mode, the classifier; else False).
 
     >>> type(GroupNetConfig(num_bases=3, mode="block")).__name__
     'GroupNetBlockConfig'
@@ -42,7 +43,7 @@ class GroupNetConfig:
     gates: bool = True
     gate_init: float = 0.5
     keep_first: bool | None = None
-    keep_last: bool = False
+    keep_last: bool | None = None
 
     def __new__(cls, *args, **kwargs):
         mode = kwargs.get("mode", args[1] if len(args) > 1 else cls._default_mode())
@@ -61,8 +62,9 @@ class GroupNetConfig:
         check_num_bases(self.num_bases)
         if not isinstance(self.gate_init, (int, float)) or not 0.0 < self.gate_init < 1.0:
             raise ValueError(f"gate_init={self.gate_init!r} is not allowed: expected a float in (0, 1)")
-        if self.keep_first is None:
-            object.__setattr__(self, "keep_first", self.mode == "layer")
+        for name in ("keep_first", "keep_last"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, self.mode == "layer")
         for name in ("gates", "keep_first", "keep_last"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: expected True or False")

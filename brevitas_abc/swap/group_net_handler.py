@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from brevitas_abc.nn.group_net_blocks import GroupNetBlock, GroupNetGroup, allowed_group_blocks, check_group_block
-from brevitas_abc.nn.group_net_layers import GroupNetConv2d
+from brevitas_abc.nn.group_net_layers import GroupNetConv2d, GroupNetLinear
 from brevitas_abc.swap.group_net_config import GroupNetBlockConfig, GroupNetGroupConfig, GroupNetLayerConfig
 from brevitas_abc.swap.registry import SwapError, SwapHandler, register_swap_handler
 
@@ -17,9 +17,9 @@ def _is_group_block(module: nn.Module) -> bool:
 
 
 def layer_candidates(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Plain ``nn.Conv2d`` (exact type), groups 1, int padding."""
+    """Plain ``nn.Conv2d`` (exact type, groups 1, int padding) and ``nn.Linear``, in registration order."""
     return [(name, m) for name, m in model.named_modules()
-            if type(m) is nn.Conv2d and m.groups == 1 and not isinstance(m.padding, str)]
+            if (type(m) is nn.Conv2d and m.groups == 1 and not isinstance(m.padding, str)) or type(m) is nn.Linear]
 
 
 def block_candidates(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -40,6 +40,8 @@ def _check_finite(module: nn.Module) -> None:
 
 def layer_replace(module: nn.Module, config: GroupNetLayerConfig) -> nn.Module:
     _check_finite(module)
+    if type(module) is nn.Linear:
+        return GroupNetLinear.from_float(module, config.num_bases)
     return GroupNetConv2d.from_float(module, config.num_bases)
 
 
@@ -72,7 +74,7 @@ class _Describe(str):
 
 
 register_swap_handler(GroupNetLayerConfig, SwapHandler(
-    layer_candidates, layer_replace, "plain nn.Conv2d (groups=1, int padding)"))
+    layer_candidates, layer_replace, "plain nn.Conv2d (groups=1, int padding) / nn.Linear"))
 register_swap_handler(GroupNetBlockConfig, SwapHandler(block_candidates, block_replace, _Describe(_blocks_text)))
 register_swap_handler(GroupNetGroupConfig, SwapHandler(
     group_candidates, group_replace,

@@ -14,7 +14,7 @@ from brevitas_abc.export import export_qonnx
 from brevitas_abc.models import UnknownModelError, create_model, list_models
 from brevitas_abc.nn.abc_layers import ABCConv2d, ABCLinear
 from brevitas_abc.nn.exact_batchnorm import use_exact_batchnorm
-from brevitas_abc.nn.group_net_layers import GroupNetConv2d
+from brevitas_abc.nn.group_net_layers import GroupNetConv2d, GroupNetLinear
 from brevitas_abc.nn.lbc_fused import FusedLBConv2d
 from brevitas_abc.nn.lbc_layers import LBConv2d
 from brevitas_abc.swap import ABCConfig
@@ -133,19 +133,19 @@ def check_swap_from_float(name, config):
     float_model = create_model(name).eval()
     swapped = create_model(name)
     swapped.load_state_dict(float_model.state_dict())
-    if name in ("lfc", "tfc") and not isinstance(config, ABCConfig):
+    if name in ("lfc", "tfc") and isinstance(config, LBCConfig):
         with pytest.raises(SwapError, match=r"swap found nothing to replace in FC: it has no plain .*nn.Conv2d"):
-            swap(swapped, config, verbose=False)  # an MLP has no convolution for LBC / Group-Net to replace
+            swap(swapped, config, verbose=False)  # an MLP has no spatial convolution for LBC to replace
         return
     swapped = swap(swapped, config, verbose=False).eval()
     replaced = [(n, m) for n, m in swapped.named_modules()
-                if isinstance(m, (ABCConv2d, ABCLinear, LBConv2d, GroupNetConv2d))]
+                if isinstance(m, (ABCConv2d, ABCLinear, LBConv2d, GroupNetConv2d, GroupNetLinear))]
     assert replaced
     for qualified, module in replaced:
         source = float_model.get_submodule(qualified)
         if isinstance(module, (ABCConv2d, ABCLinear)):
             assert torch.equal(module.weight, source.weight)
-        elif isinstance(module, GroupNetConv2d):
+        elif isinstance(module, (GroupNetConv2d, GroupNetLinear)):
             assert torch.equal(module.branches[0].weight, source.weight)
         else:
             if source.bias is not None:
@@ -185,6 +185,16 @@ def test_abc_zoo_model_export_matches_pytorch_on_mnist(tmp_path, name):
     images = mnist_batch()
     model = create_model(name, config=ABCConfig(num_weight_bases=3, num_act_bases=3))
     report = export_qonnx(calibrate(model, images), images, tmp_path / f"{name}.onnx", atol=1e-4)
+    assert report.max_abs_diff <= 1e-4 and report.argmax_agreement == 1.0
+    assert "BipolarQuant" in report.op_types
+
+
+def test_group_net_layer_wise_tfc_export_matches_pytorch_on_mnist(tmp_path):
+    torch.manual_seed(0)
+    images = mnist_batch()
+    model = create_model("tfc", config=GroupNetConfig(num_bases=3, mode="layer"))
+    assert sum(isinstance(m, GroupNetLinear) for m in model.modules()) == 2  # first and last kept float
+    report = export_qonnx(calibrate(model, images), images, tmp_path / "tfc_groupnet.onnx", atol=1e-4)
     assert report.max_abs_diff <= 1e-4 and report.argmax_agreement == 1.0
     assert "BipolarQuant" in report.op_types
 
