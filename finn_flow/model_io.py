@@ -43,14 +43,27 @@ def load_qonnx(path: str | Path):
 
 
 def export_torch(module, example_input: np.ndarray, path: Path) -> Path:
-    """Export a Brevitas/PyTorch module to QONNX with ``brevitas.export.export_qonnx`` (eval mode)."""
+    """Export a Brevitas/PyTorch module to QONNX (eval mode).
+
+    ``brevitas_abc.export_qonnx`` when that package is installed: it converts ABC/LBC/Group-Net layers
+    to their stock-Brevitas export form first and checks that the graph executes like the module.
+    Otherwise ``brevitas.export.export_qonnx``.
+    """
     import torch
-    from brevitas.export import export_qonnx
 
     module.eval()
     x = torch.from_numpy(np.asarray(example_input, dtype=np.float32))
     try:
-        export_qonnx(module, input_t=x, export_path=str(path))
+        try:
+            import brevitas_abc
+        except ImportError:
+            brevitas_abc = None
+        if brevitas_abc is not None:
+            brevitas_abc.export_qonnx(module, x, path)
+        else:
+            from brevitas.export import export_qonnx
+
+            export_qonnx(module, input_t=x, export_path=str(path))
     except Exception as error:
         raise InvalidModelError(f"QONNX export of the {type(module).__name__} failed: {type(error).__name__}: {error}") from error
     return path

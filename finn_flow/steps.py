@@ -23,6 +23,7 @@ from finn_flow.errors import FloatInDataflowError
 from finn_flow.transformations import (
     ClipXnorThresholdsToPopcountRange,
     DuplicateSharedBipolarThresholds,
+    DuplicateSharedWeightQuantizers,
     InsertIntegerInputScaling,
     RevertFloatBoundaryLayersToONNX,
 )
@@ -53,8 +54,19 @@ def step_insert_input_scaling(model: ModelWrapper, cfg) -> ModelWrapper:
     return model.transform(InsertIntegerInputScaling(cfg.input_scale, cfg.input_datatype))
 
 
+def step_duplicate_shared_weight_quantizers(model: ModelWrapper, cfg) -> ModelWrapper:
+    """One weight quantiser (and initializer) per consumer before QONNX -> FINN conversion."""
+    return model.transform(DuplicateSharedWeightQuantizers())
+
+
 def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
-    """One bipolar MultiThreshold per consumer before streamlining (DESIGN.md 6, fan-out trap)."""
+    """Prepare forks for streamlining: move scalar Mul/Add past layout ops and past forks (one copy
+    per branch, so each can be absorbed into its branch's thresholds), then give every consumer of
+    a bipolar MultiThreshold its own copy (DESIGN.md 6, fan-out trap). All three are exact."""
+    from finn.transformation.streamline.reorder import MoveLinearPastFork, MoveScalarLinearPastInvariants
+
+    model = model.transform(MoveScalarLinearPastInvariants())
+    model = model.transform(MoveLinearPastFork())
     return model.transform(DuplicateSharedBipolarThresholds())
 
 
@@ -140,6 +152,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
     steps = [step_verify_qonnx] if verify_qonnx else []
     steps += [
         step_insert_input_scaling,
+        step_duplicate_shared_weight_quantizers,
         "step_qonnx_to_finn",
         "step_tidy_up",
         step_duplicate_shared_bipolar_thresholds,

@@ -70,18 +70,21 @@ def with_host_layers(partition: ModelWrapper, cfg, workdir: Path) -> ModelWrappe
     return parent
 
 
-def dataflow_output_name(model: ModelWrapper) -> str | None:
-    """Name of the tensor the accelerator outputs (partition output, else the last hardware layer's)."""
+def dataflow_output_names(model: ModelWrapper) -> list[str]:
+    """Sorted names of the tensors the accelerator outputs (partition outputs, else the hardware
+    layers' outputs that leave the hardware). Several when float branch sums stay on the host."""
     sdp = model.get_nodes_by_op_type("StreamingDataflowPartition")
     if sdp:
-        return sdp[-1].output[0]
-    last = None
+        return sorted(o for node in sdp for o in node.output)
+    graph_outputs = {o.name for o in model.graph.output}
+    names = []
     for node in model.graph.node:
         if is_hw_node(node):
-            consumers = [c for o in node.output for c in model.find_consumers(o)]
-            if not consumers or not all(is_hw_node(c) for c in consumers):
-                last = node.output[0]
-    return last
+            for out in node.output:
+                consumers = model.find_consumers(out)
+                if out in graph_outputs or any(not is_hw_node(c) for c in consumers):
+                    names.append(out)
+    return sorted(names)
 
 
 def _single_threaded_blas():
@@ -96,8 +99,9 @@ def _single_threaded_blas():
     return threadpool_limits(1)
 
 
-def execute(model: ModelWrapper, inputs: np.ndarray, capture: str | None = None):
-    """Run ``model`` image by image; return the outputs ``[N, ...]`` and the captured tensor or None."""
+def execute(model: ModelWrapper, inputs: np.ndarray, capture: list[str] | None = None):
+    """Run ``model`` image by image; return the outputs ``[N, ...]`` and the captured tensors
+    (flattened and concatenated in the given order) or None."""
     from finn_flow.execute import GraphExecutor
 
     runner = GraphExecutor(model)
@@ -108,7 +112,7 @@ def execute(model: ModelWrapper, inputs: np.ndarray, capture: str | None = None)
             ctx = runner.run(x[None])
             outs.append(np.asarray(ctx[oname]).reshape(-1))
             if capture is not None:
-                caps.append(np.asarray(ctx[capture]).reshape(-1))
+                caps.append(np.concatenate([np.asarray(ctx[c]).reshape(-1) for c in capture]))
     return np.stack(outs), (np.stack(caps) if capture is not None else None)
 
 
@@ -149,7 +153,7 @@ def verify_stage(model: ModelWrapper, cfg, stage: str) -> dict:
         run_model = prepare_for_python(model, vdir)
     else:
         run_model = model
-    capture = dataflow_output_name(run_model) if stage in ("hw_layers", "folded") else None
+    capture = dataflow_output_names(run_model) if stage in ("hw_layers", "folded") else None
     outputs, integer_out = execute(run_model, inputs, capture)
     result = {"stage": stage, **compare(outputs, reference)}
     if stage == "qonnx" and cfg.verify_tag_qonnx_reference:
@@ -158,14 +162,20 @@ def verify_stage(model: ModelWrapper, cfg, stage: str) -> dict:
     problems = []
     if integer_out is not None:
         np.save(vdir / f"{stage}_dataflow_outputs.npy", integer_out)
-        result["dataflow_output_tensor"] = capture
+        result["dataflow_output_tensors"] = capture
         result["dataflow_output_is_integer"] = bool(np.all(integer_out == np.round(integer_out)))
         if not result["dataflow_output_is_integer"]:
             problems.append("the accelerator's output is not integer")
         hw_path = vdir / "hw_layers_dataflow_outputs.npy"
+        hw_json = vdir / "hw_layers.json"
         if stage == "folded" and hw_path.exists():
+            hw_names = json.loads(hw_json.read_text()).get("dataflow_output_tensors") if hw_json.exists() else None
+            if hw_names != capture:
+                problems.append(f"the accelerator outputs {capture}, the hw_layers stage {hw_names}")
             hw = np.load(hw_path)
-            result["dataflow_max_abs_diff_vs_hw_layers"] = float(np.max(np.abs(hw - integer_out)))
+            same_shape = hw.shape == integer_out.shape
+            result["dataflow_max_abs_diff_vs_hw_layers"] = (
+                float(np.max(np.abs(hw - integer_out))) if same_shape else float("inf"))
             if result["dataflow_max_abs_diff_vs_hw_layers"] != 0:
                 problems.append("the folded accelerator's integer output differs from the hw_layers stage")
     tol = cfg.verify_atol * max(1.0, float(np.max(np.abs(reference))))
