@@ -82,6 +82,21 @@ def _export_children(module: nn.Module) -> nn.Module:
     return module
 
 
+def _decomposition_counts(module: nn.Module, copies) -> "LayerCounts":
+    """Summary counts of K binary copies plus the module's own scales/gates; the float-equivalent size is that
+    of ONE copy (the float block or group the K copies approximate)."""
+    from brevitas_abc.summary import LayerCounts, summary
+
+    own = sum(p.numel() for p in module.parameters(recurse=False))
+    counts = LayerCounts(learned=own, float_values=own)
+    for k, copy_ in enumerate(copies):
+        total = summary(copy_).total
+        if k:
+            total.conv_equivalent = 0
+        counts += total
+    return counts
+
+
 class GroupNetBlock(nn.Module):
     """Eq. 5: ``sum_k lambda_k G_k(x)`` over K binary copies of one residual block.
 
@@ -103,6 +118,9 @@ class GroupNetBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return sum(scale * copy_(x) for scale, copy_ in zip(self.scales, self.copies))
+
+    def summary_counts(self):
+        return _decomposition_counts(self, self.copies)
 
 
 class GroupNetGroup(nn.Module):
@@ -151,6 +169,9 @@ class GroupNetGroup(nn.Module):
                 mean = sum(hs) / self.num_bases
                 hs = [gates[i] * h + (1 - gates[i]) * mean for h in hs]
         return sum(scale * h for scale, h in zip(self.scales, hs))
+
+    def summary_counts(self):
+        return _decomposition_counts(self, self.branches)
 
     @torch.no_grad()
     def to_export_form(self) -> "GroupNetGroupExport":

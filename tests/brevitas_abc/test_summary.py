@@ -72,3 +72,18 @@ def test_container_with_own_parameters_reports_them_once():
     s = summary(Scaled())
     assert [(r.name, r.counts.learned) for r in s.rows] == [("<root>", 3), ("conv", 12)]
     assert s.total.learned == 15
+
+
+def test_group_wise_decomposition_counts_k_binary_copies_of_one_float_block():
+    from brevitas_abc.models.resnet import BasicBlock
+    from brevitas_abc.nn.group_net_blocks import GroupNetBlock, GroupNetGroup
+
+    block = BasicBlock(8, 8)
+    float_counts = summary(block).total
+    for module in (GroupNetBlock(block, num_bases=3), GroupNetGroup([block, BasicBlock(8, 8)], num_bases=3)):
+        (row,) = summary(module).rows
+        blocks = 1 if isinstance(module, GroupNetBlock) else 2
+        assert row.counts.conv_equivalent == blocks * float_counts.conv_equivalent
+        assert row.counts.binary_bits == 3 * blocks * 2 * 8 * 8 * 9    # K copies x 2 convs, 1 bit per weight
+    group = GroupNetGroup([block, BasicBlock(8, 8)], num_bases=3)
+    assert summary(group).total.learned == sum(p.numel() for p in group.parameters())
