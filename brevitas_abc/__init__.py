@@ -4,7 +4,8 @@ Public API: ``ABCConfig``, ``swap``, ``convert``, ``export_qonnx`` and the layer
 """
 from brevitas_abc.export import ExportReport, QONNXMismatchError, convert, export_qonnx
 from brevitas_abc.nn import ABCConv2d, ABCLinear
+from brevitas_abc.summary import summary
 from brevitas_abc.swap import ABCConfig, SwapError, swap
 
 __all__ = ["ABCConfig", "ABCConv2d", "ABCLinear", "ExportReport", "QONNXMismatchError", "SwapError", "convert",
-           "export_qonnx", "swap"]
+           "export_qonnx", "summary", "swap"]

@@ -1,6 +1,7 @@
 """``export_qonnx``: export to QONNX, then prove it by executing the graph and comparing with PyTorch."""
 import contextlib
 import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,19 @@ def execute_qonnx(model_wrapper, inputs: np.ndarray) -> np.ndarray:
     return out[model_wrapper.graph.output[0].name]
 
 
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Hide torch.onnx's progress lines and its warnings about torchvision ops (not a dependency here)."""
+    onnx_logger = logging.getLogger("torch.onnx")
+    level = onnx_logger.level
+    onnx_logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        onnx_logger.setLevel(level)
+
+
 def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: float = 1e-4,
                  quiet: bool = True) -> ExportReport:
     """Convert, export to QONNX at ``path``, execute the graph on ``example_input`` and compare with PyTorch.
@@ -91,8 +105,7 @@ def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: floa
         with torch.no_grad():
             reference = model(example_input).detach().cpu().numpy()
         export_model = convert(model)
-        sink = io.StringIO()
-        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        with _quiet_exporter() if quiet else contextlib.nullcontext():
             brevitas_export_qonnx(export_model, args=example_input, export_path=str(path))
     finally:
         model.train(was_training)
