@@ -3,6 +3,8 @@
 form; with the staged recipe each stage's config names the same architecture with another swap
 config and starts from the last stage's checkpoint (``ClassificationModule(init_from=...)``)."""
 from brevitas_abc import ABCConfig
+from brevitas_abc.swap import group_net_handler as _group_net_handler  # noqa: F401 - registers the handler
+from brevitas_abc.swap import lbc_handler as _lbc_handler  # noqa: F401 - registers the handler
 from brevitas_abc.swap.group_net_config import GroupNetConfig
 from brevitas_abc.swap.lbc_config import LBCConfig
 from torch import nn
@@ -52,7 +54,7 @@ def drop_activations_before_binary_inputs(model: nn.Module) -> list[str]:
 
 
 def build_model(arch: str, num_classes: int = 10, abc: ABCConfig | None = None, lbc: LBCConfig | None = None,
-                group_net: GroupNetConfig | None = None, arch_kwargs: dict | None = None,
+                group_net: dict | None = None, arch_kwargs: dict | None = None,
                 drop_float_activations: bool = True) -> nn.Module:
     """A network by name, optionally swapped into binary form (at most one of ``abc``, ``lbc``, ``group_net``).
 
@@ -64,7 +66,9 @@ def build_model(arch: str, num_classes: int = 10, abc: ABCConfig | None = None, 
         num_classes: size of the output layer.
         abc: ``brevitas_abc.ABCConfig`` (YAML: its fields as a mapping) for an ABC-Net swap.
         lbc: ``LBCConfig`` for an LBC swap of the 3x3 convolutions.
-        group_net: ``GroupNetConfig`` for a Group-Net swap ("layer", "block" or "group" mode).
+        group_net: the fields of a ``GroupNetConfig`` (``num_bases``, ``mode`` = "layer", "block" or "group",
+            ``gates``, ``gate_init``, ``keep_first``, ``keep_last``) for a Group-Net swap; a mapping, since
+            ``GroupNetConfig(mode=...)`` picks its own subclass. A ``GroupNetConfig`` is accepted too.
         arch_kwargs: further keyword arguments of the architecture (``width``, ``in_channels``, ``depth``, ...).
         drop_float_activations: after an ABC swap with binary activations, remove the float activation
             that directly feeds each ABC layer inside a Sequential (``drop_activations_before_binary_inputs``).
@@ -89,7 +93,7 @@ def build_model(arch: str, num_classes: int = 10, abc: ABCConfig | None = None, 
 
         config = configs[0]
         if isinstance(config, dict):
-            config = ABCConfig(**config)
+            config = GroupNetConfig(**config) if config is group_net else ABCConfig(**config)
         model = brevitas_abc.swap(model, config, verbose=False)
         if drop_float_activations and isinstance(config, ABCConfig):
             drop_activations_before_binary_inputs(model)
