@@ -10,6 +10,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_modules.distillation import distillation_loss, load_stage_weights, model_state_from_checkpoint
+from lightning_modules.rng_state import get_rng_states, set_rng_states
 
 SCHEDULER_INTERVALS = ("epoch", "step")
 
@@ -122,6 +123,14 @@ class ClassificationModule(pl.LightningModule):
         """Class probabilities ``[B, num_classes]``."""
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         return self(x).softmax(dim=-1)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Store the global RNG states, so a resumed run draws the same dropout masks as an uninterrupted one."""
+        checkpoint["rng_states"] = get_rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "rng_states" in checkpoint:
+            set_rng_states(checkpoint["rng_states"])
 
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]
