@@ -22,8 +22,12 @@ from finn_flow.checks import check_lowered, float_tensors_in
 from finn_flow.errors import FloatInDataflowError
 from finn_flow.transformations import (
     ClipXnorThresholdsToPopcountRange,
+    AbsorbReluIntoMultiThreshold,
+    ConvertBipolarThresholdsToBinary,
     DuplicateSharedBipolarThresholds,
     DuplicateSharedWeightQuantizers,
+    ExtractIntegerBranchScales,
+    FuseBinaryBasesIntoIntegerWeights,
     InsertIntegerInputScaling,
     RevertFloatBoundaryLayersToONNX,
 )
@@ -59,15 +63,53 @@ def step_duplicate_shared_weight_quantizers(model: ModelWrapper, cfg) -> ModelWr
     return model.transform(DuplicateSharedWeightQuantizers())
 
 
-def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
-    """Prepare forks for streamlining: move scalar Mul/Add past layout ops and past forks (one copy
-    per branch, so each can be absorbed into its branch's thresholds), then give every consumer of
-    a bipolar MultiThreshold its own copy (DESIGN.md 6, fan-out trap). All three are exact."""
-    from finn.transformation.streamline.reorder import MoveLinearPastFork, MoveScalarLinearPastInvariants
+def step_map_abc_branches(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Map ABC branch sums (DESIGN.md 1.3) as ``cfg.abc_mapping`` says.
 
+    ``"bitwise"``: keep the M*N xnor branches; integer-multiple coefficients become integer ``Mul``s
+    and one scale after the sum (:class:`ExtractIntegerBranchScales`). ``"fused"``: collapse the M
+    weight bases per activation base into one integer weight (:class:`FuseBinaryBasesIntoIntegerWeights`).
+    Branch sums with free float coefficients are left as they are and listed in
+    ``report/abc_mapping.json`` (their Mul/Add stay float, which ``step_check_integer_dataflow`` reports).
+    """
+    from qonnx.transformation.general import SortGraph
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    if cfg.abc_mapping == "fused":
+        rewrite = FuseBinaryBasesIntoIntegerWeights()
+        model = model.transform(rewrite)
+        mapped = rewrite.fused
+    else:
+        rewrite = ExtractIntegerBranchScales()
+        model = model.transform(rewrite)
+        mapped = rewrite.rewritten
+    model = model.transform(SortGraph()).transform(InferShapes()).transform(InferDataTypes())
+    _write_report(cfg, "abc_mapping.json", {
+        "mapping": cfg.abc_mapping, "integer_branch_sums": mapped, "float_branch_sums": rewrite.left_float})
+    return model
+
+
+def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Prepare forks for streamlining (all rewrites exact):
+
+    1. BatchNorm -> affine Mul/Add; scalar Mul/Add past layout ops and past forks (one copy per
+       branch, so each can be absorbed into its branch's thresholds);
+    2. every consumer of a bipolar MultiThreshold gets its own copy (DESIGN.md 6, fan-out trap);
+    3. Mul/Add past the forks created by 2; a Relu that now only feeds (Add ->) thresholds is
+       absorbed into them (:class:`AbsorbReluIntoMultiThreshold`); Mul/Add past the new forks.
+    """
+    from finn.transformation.streamline.reorder import MoveLinearPastFork, MoveScalarLinearPastInvariants
+    from qonnx.transformation.batchnorm_to_affine import BatchNormToAffine
+
+    model = model.transform(BatchNormToAffine())
     model = model.transform(MoveScalarLinearPastInvariants())
     model = model.transform(MoveLinearPastFork())
-    return model.transform(DuplicateSharedBipolarThresholds())
+    model = model.transform(DuplicateSharedBipolarThresholds())
+    model = model.transform(MoveLinearPastFork())
+    model = model.transform(AbsorbReluIntoMultiThreshold())
+    model = model.transform(MoveLinearPastFork())
+    # fused ABC layers: bipolar activations into integer weights (no xnor) -> binary + 2b - 1
+    return model.transform(ConvertBipolarThresholdsToBinary())
 
 
 def step_clip_xnor_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -155,6 +197,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         step_duplicate_shared_weight_quantizers,
         "step_qonnx_to_finn",
         "step_tidy_up",
+        step_map_abc_branches,
         step_duplicate_shared_bipolar_thresholds,
         "step_streamline",
         step_clip_xnor_thresholds,

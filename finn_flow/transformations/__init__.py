@@ -4,18 +4,26 @@ Each class has ``apply(model) -> (model, graph_modified)`` and a verb-first name
 moves where, like FINN's own transformations.
 """
 
+from finn_flow.transformations.absorb_relu_into_thresholds import AbsorbReluIntoMultiThreshold
+from finn_flow.transformations.bipolar_to_binary import ConvertBipolarThresholdsToBinary
 from finn_flow.transformations.clip_xnor_thresholds import ClipXnorThresholdsToPopcountRange
 from finn_flow.transformations.duplicate_shared_thresholds import DuplicateSharedBipolarThresholds
 from finn_flow.transformations.duplicate_shared_weight_quant import DuplicateSharedWeightQuantizers
+from finn_flow.transformations.extract_branch_scales import ExtractIntegerBranchScales
+from finn_flow.transformations.fuse_weight_bases import FuseBinaryBasesIntoIntegerWeights
 from finn_flow.transformations.insert_input_scaling import InsertIntegerInputScaling
 from finn_flow.transformations.revert_float_boundary import RevertFloatBoundaryLayersToONNX
 from finn_flow.transformations.specialized_to_generic import ConvertSpecializedToGenericLayers
 
 __all__ = [
+    "AbsorbReluIntoMultiThreshold",
     "ClipXnorThresholdsToPopcountRange",
+    "ConvertBipolarThresholdsToBinary",
     "ConvertSpecializedToGenericLayers",
     "DuplicateSharedBipolarThresholds",
     "DuplicateSharedWeightQuantizers",
+    "ExtractIntegerBranchScales",
+    "FuseBinaryBasesIntoIntegerWeights",
     "InsertIntegerInputScaling",
     "RevertFloatBoundaryLayersToONNX",
 ]

@@ -1,0 +1,63 @@
+"""Absorb a ``Relu`` that only feeds thresholds into those thresholds.
+
+ABC networks keep the float model's ``BatchNorm -> ReLU`` in front of the next layer's binarised
+activations, so after fork duplication the graph reads ``y -> Relu -> [Add(c)] -> MultiThreshold(t)``
+on every branch. FINN cannot lower a float ``Relu`` (it becomes a float ElementwiseMax) and cannot move
+the BatchNorm affine map past it into the thresholds. But a threshold comparison on ``Relu(y) + c``
+only depends on ``y``:
+
+    Relu(y) + c >= t  <=>  y >= t - c            if t - c > 0
+    Relu(y) + c >= t  is always true             if t - c <= 0   (Relu(y) >= 0)
+
+so ``MultiThreshold(Relu(y) + c; t) = MultiThreshold(y; t')`` with ``t' = t - c`` where positive and a
+threshold below every reachable value otherwise. Exact; the Relu and the Add disappear.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.base import Transformation
+
+ALWAYS_TRUE = np.float32(-(2.0 ** 30))
+
+
+def _threshold_chain(model: ModelWrapper, consumer):
+    """``(add_or_None, multithreshold, c)`` if consumer is MT or scalar Add(c) -> MT, else None."""
+    if consumer.op_type == "MultiThreshold":
+        return None, consumer, 0.0
+    if consumer.op_type != "Add":
+        return None
+    const = model.get_initializer(consumer.input[1])
+    if const is None or const.size != 1 or model.get_initializer(consumer.input[0]) is not None:
+        return None
+    nxt = model.find_consumers(consumer.output[0])
+    if len(nxt) != 1 or nxt[0].op_type != "MultiThreshold":
+        return None
+    return consumer, nxt[0], float(const.reshape(-1)[0])
+
+
+class AbsorbReluIntoMultiThreshold(Transformation):
+    """Remove a Relu all of whose consumers are (scalar Add ->) MultiThreshold; adjust thresholds."""
+
+    def apply(self, model: ModelWrapper):
+        for relu in model.get_nodes_by_op_type("Relu"):
+            consumers = model.find_consumers(relu.output[0])
+            if not consumers or relu.output[0] in [o.name for o in model.graph.output]:
+                continue
+            chains = [_threshold_chain(model, c) for c in consumers]
+            if any(ch is None for ch in chains):
+                continue
+            for add, mt, c in chains:
+                thr = model.get_initializer(mt.input[1]).astype(np.float32)
+                shifted = thr - np.float32(c)
+                new_thr = np.where(shifted > 0, shifted, ALWAYS_TRUE).astype(np.float32)
+                thr_name = model.make_new_valueinfo_name()  # thresholds may be shared: use a new one
+                model.set_initializer(thr_name, new_thr)
+                mt.input[1] = thr_name
+                mt.input[0] = relu.input[0]
+                if add is not None:
+                    model.graph.node.remove(add)
+            model.graph.node.remove(relu)
+            return model, True
+        return model, False

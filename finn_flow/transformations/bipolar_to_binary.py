@@ -1,0 +1,81 @@
+"""Turn a bipolar activation that feeds integer-weight layers into binary thresholds plus ``2*b - 1``.
+
+After the ``fused`` ABC mapping the activation bases ``H_n in {-1, +1}`` feed MatMul/Conv layers with
+integer (not bipolar) weights, so FINN's xnor conversion does not apply and its Thresholding layer
+rejects the bipolar ``MultiThreshold`` (``out_scale = 2``). With ``H = 2b - 1`` (``b`` in {0, 1}):
+the thresholds output ``b`` (``out_scale 1, out_bias 0``, BINARY) and an explicit ``Mul(2) -> Add(-1)``
+follows, which streamlining moves past the MatMul (``2 W b - colsum(W)``) and into the next thresholds.
+A ``Pad`` between them (ABC pads with +1) is kept before the affine map with its value mapped to the
+binary domain, ``(v + 1) / 2`` (so only +1 and -1 padding qualify). Exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+
+
+def _pad_value_name(node):
+    return node.input[2] if len(node.input) > 2 and node.input[2] else None
+
+
+def _integer_weight_consumer(model: ModelWrapper, node) -> bool:
+    if node.op_type not in ("MatMul", "Conv"):
+        return False
+    w = node.input[1]
+    return model.get_initializer(w) is not None and model.get_tensor_datatype(w) != DataType["BIPOLAR"]
+
+
+class ConvertBipolarThresholdsToBinary(Transformation):
+    """Bipolar MultiThreshold (-> Pad +-1) -> integer-weight MatMul/Conv becomes binary + ``2b - 1``."""
+
+    def apply(self, model: ModelWrapper):
+        for mt in model.get_nodes_by_op_type("MultiThreshold"):
+            inst = getCustomOp(mt)
+            if inst.get_nodeattr("out_dtype") != "BIPOLAR":
+                continue
+            consumers = model.find_consumers(mt.output[0])
+            if len(consumers) != 1:
+                continue
+            tail = mt
+            pad = None
+            if consumers[0].op_type == "Pad":
+                pad = consumers[0]
+                value_name = _pad_value_name(pad)
+                value = float(model.get_initializer(value_name)) if value_name else 0.0
+                nxt = model.find_consumers(pad.output[0])
+                if value not in (-1.0, 1.0) or len(nxt) != 1 or not _integer_weight_consumer(model, nxt[0]):
+                    continue
+                new_value = model.make_new_valueinfo_name()
+                model.set_initializer(new_value, np.asarray((value + 1) / 2, dtype=np.float32))
+                pad.input[2] = new_value
+                tail = pad
+            elif not _integer_weight_consumer(model, consumers[0]):
+                continue
+            inst.set_nodeattr("out_dtype", "BINARY")
+            inst.set_nodeattr("out_scale", 1.0)
+            inst.set_nodeattr("out_bias", 0.0)
+            model.set_tensor_datatype(mt.output[0], DataType["BINARY"])
+            out = tail.output[0]
+            doubled, shifted = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            two, minus_one = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            model.set_initializer(two, np.asarray(2.0, dtype=np.float32))
+            model.set_initializer(minus_one, np.asarray(-1.0, dtype=np.float32))
+            for consumer in model.find_consumers(out):
+                for i, name in enumerate(consumer.input):
+                    if name == out:
+                        consumer.input[i] = shifted
+            shape = model.get_tensor_shape(out)
+            model.set_tensor_shape(doubled, shape)
+            model.set_tensor_shape(shifted, shape)
+            index = list(model.graph.node).index(tail) + 1
+            model.graph.node.insert(index, helper.make_node("Mul", [out, two], [doubled], name=f"{mt.name}_times2"))
+            model.graph.node.insert(index + 1, helper.make_node("Add", [doubled, minus_one], [shifted], name=f"{mt.name}_minus1"))
+            if pad is not None:
+                model.set_tensor_datatype(pad.output[0], DataType["BINARY"])
+            return model, True
+        return model, False
