@@ -76,7 +76,8 @@ class ModelSummary:
         return self.total.binary_bytes + self.total.float_bytes
 
     def __str__(self) -> str:
-        header = f"{'layer':<40} {'type':<14} {'learned':>11} {'fixed':>10} {'binary B':>11} {'float B':>12} {'ratio':>7}"
+        header = (f"{'layer':<40} {'type':<14} {'learned':>11} {'fixed':>10} {'binary B':>11} {'float B':>12} "
+                  f"{'ratio':>7}")
         lines = [header, "-" * len(header)]
         for row in self.rows:
             c = row.counts

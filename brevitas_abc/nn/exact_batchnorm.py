@@ -39,7 +39,8 @@ class _ExactBatchNormMixin:
     @torch.no_grad()
     def to_export_form(self) -> nn.Sequential:
         a, b = self.folded()
-        return nn.Sequential(MulConstant(channel_shaped(a, self._is_conv)), AddConstant(channel_shaped(b, self._is_conv)))
+        return nn.Sequential(MulConstant(channel_shaped(a, self._is_conv)),
+                             AddConstant(channel_shaped(b, self._is_conv)))
 
     @classmethod
     def from_batchnorm(cls, bn):

@@ -186,7 +186,8 @@ class GroupNetGroup(nn.Module):
 class GroupNetGroupExport(nn.Module):
     """Export form of ``GroupNetGroup``: the same computation with constant scales and gates."""
 
-    def __init__(self, branches: nn.ModuleList, scales: list[MulConstant], mixes: list[tuple[MulConstant, MulConstant]]):
+    def __init__(self, branches: nn.ModuleList, scales: list[MulConstant],
+                 mixes: list[tuple[MulConstant, MulConstant]]):
         super().__init__()
         self.branches = branches
         self.scales = nn.ModuleList(scales)

@@ -1,4 +1,5 @@
-"""``LBCConfig``: what ``swap`` needs to turn the spatial (3x3, 5x5, ...) convolutions of a float model into LBC layers."""
+"""``LBCConfig``: what ``swap`` needs to turn the spatial (3x3, 5x5, ...) convolutions of a float model into LBC
+layers."""
 from dataclasses import dataclass, field
 
 from brevitas_abc.nn.lbc_anchors import check_density, check_num_anchors, check_seed

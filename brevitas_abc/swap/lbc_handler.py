@@ -33,4 +33,5 @@ def lbc_replace(module: nn.Module, config: LBCConfig) -> nn.Module:
     return LBConv2d.from_float(module, **config.layer_kwargs(_CANDIDATE_INDEX.get(module, 0)))
 
 
-register_swap_handler(LBCConfig, SwapHandler(lbc_candidates, lbc_replace, "plain spatial (kxk, k > 1) nn.Conv2d (groups=1, int padding)"))
+register_swap_handler(LBCConfig, SwapHandler(
+    lbc_candidates, lbc_replace, "plain spatial (kxk, k > 1) nn.Conv2d (groups=1, int padding)"))

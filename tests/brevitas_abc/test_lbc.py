@@ -3,6 +3,7 @@ import hashlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -129,3 +130,20 @@ def test_export_qonnx_matches_pytorch_on_mnist(tmp_path, pointwise, activation):
     assert "Quant" in ops  # the ternary anchors are 2-bit Quant, never BipolarQuant
     if pointwise == "float":
         assert "BipolarQuant" not in ops
+
+
+def test_exported_anchors_are_two_bit_narrow_range_quant(tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    model = nn.Sequential(LBConv2d(1, 4, 3, num_anchors=6, density=0.5, seed=5), nn.Flatten(),
+                          nn.Linear(4 * 28 * 28, 10))
+    export_qonnx(model.eval(), mnist_batch(4), tmp_path / "anchors.onnx")
+    graph = onnx.load(str(tmp_path / "anchors.onnx")).graph
+    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    quant = [n for n in graph.node if n.op_type == "Quant"]
+    assert quant, "the ternary anchors must be a Quant node, not BipolarQuant"
+    weights, scale, zero_point, bit_width = (init.get(name) for name in quant[0].input)
+    assert float(bit_width) == 2.0 and float(scale) == 1.0 and float(zero_point) == 0.0
+    assert {a.name: a.i for a in quant[0].attribute}["narrow"] == 1
+    assert set(np.unique(weights).tolist()) <= {-1.0, 0.0, 1.0}

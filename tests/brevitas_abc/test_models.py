@@ -37,7 +37,8 @@ INPUT_SHAPES = {
     "resnet34": (3, 64, 64), "resnet50": (3, 64, 64), "resnet18_cifar": (3, 32, 32),
     "resnet34_cifar": (3, 32, 32), "resnet50_cifar": (3, 32, 32), "densenet121": (3, 64, 64),
     "densenet_bc_cifar": (3, 32, 32), "resnet18_bpac_seg": (3, 32, 32)}
-HEAVY = {"resnet18", "resnet34", "resnet50", "densenet121", "resnet34_cifar", "resnet50_cifar", "alexnet_mnist", "lfc"}
+HEAVY = {"resnet18", "resnet18_cifar", "resnet34", "resnet50", "densenet121", "resnet34_cifar", "resnet50_cifar",
+         "alexnet_mnist", "lfc"}
 
 
 def mnist_batch(n: int = 20) -> torch.Tensor:
@@ -93,7 +94,8 @@ def test_float_parameter_counts_equal_the_published_ones(name):
 def test_list_models_and_unknown_names():
     assert set(list_models()) == set(INPUT_SHAPES)
     assert list_models("resnet5*") == ["resnet50", "resnet50_cifar"]
-    with pytest.raises(UnknownModelError, match=r"model name 'resnet19' is not allowed: expected one of \[.*'resnet18'"):
+    with pytest.raises(UnknownModelError,
+                       match=r"model name 'resnet19' is not allowed: expected one of \[.*'resnet18'"):
         create_model("resnet19")
     with pytest.raises(ValueError, match=r"lbc='half' is not allowed: expected one of \('none', 'full', 'fused'\)"):
         create_model("densenet_bc_cifar", lbc="half")
