@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_datatypes import InferDataTypes
@@ -29,6 +31,7 @@ from finn_flow.transformations import (
     ExtractIntegerBranchScales,
     FuseBinaryBasesIntoIntegerWeights,
     InsertIntegerInputScaling,
+    MoveMaxPoolPastMultiThreshold,
     RevertFloatBoundaryLayersToONNX,
 )
 from finn_flow.verify import verify_stage
@@ -94,7 +97,8 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
 
     1. BatchNorm -> affine Mul/Add; scalar Mul/Add past layout ops and past forks (one copy per
        branch, so each can be absorbed into its branch's thresholds);
-    2. every consumer of a bipolar MultiThreshold gets its own copy (DESIGN.md 6, fan-out trap);
+    2. a MaxPool that feeds thresholds moves after them (:class:`MoveMaxPoolPastMultiThreshold`);
+       every consumer of a bipolar MultiThreshold gets its own copy (DESIGN.md 6, fan-out trap);
     3. Mul/Add past the forks created by 2; a Relu that now only feeds (Add ->) thresholds is
        absorbed into them (:class:`AbsorbReluIntoMultiThreshold`); Mul/Add past the new forks.
     """
@@ -104,6 +108,7 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
     model = model.transform(BatchNormToAffine())
     model = model.transform(MoveScalarLinearPastInvariants())
     model = model.transform(MoveLinearPastFork())
+    model = model.transform(MoveMaxPoolPastMultiThreshold())
     model = model.transform(DuplicateSharedBipolarThresholds())
     model = model.transform(MoveLinearPastFork())
     model = model.transform(AbsorbReluIntoMultiThreshold())
@@ -116,6 +121,27 @@ def step_clip_xnor_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
     """Clip xnor-popcount thresholds to [0, MW + 1] (exact; DESIGN.md 6, threshold-range trap)."""
     model = model.transform(ClipXnorThresholdsToPopcountRange())
     return model.transform(InferDataTypes())
+
+
+def step_check_padding(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Fail clearly on explicit padding FINN cannot build (before ``step_convert_to_hw`` crashes).
+
+    FINN's FMPadding pads with zeros only. An explicit ``Pad`` with another value (ABC's +1 padding of
+    binary activations, DESIGN.md 3) has no hardware layer; FINN's own converter fails on it with an
+    IndexError. Unpadded (valid) convolutions, like CNV's, are fine.
+    """
+    from finn_flow.errors import UnsupportedOpError
+
+    bad = []
+    for node in model.get_nodes_by_op_type("Pad"):
+        value = model.get_initializer(node.input[2]) if len(node.input) > 2 and node.input[2] else 0.0
+        if value is None or float(np.asarray(value)) != 0.0:
+            bad.append(f"{node.name} (pad value {None if value is None else float(np.asarray(value))})")
+    if bad:
+        raise UnsupportedOpError(
+            "FINN cannot lower these Pad nodes: its FMPadding layer pads with 0 only: " + "; ".join(bad)
+            + ". Use unpadded (valid) convolutions for the binary layers, as FINN's CNV does.")
+    return model
 
 
 def step_verify_streamlined(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -202,6 +228,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         "step_streamline",
         step_clip_xnor_thresholds,
         step_verify_streamlined,
+        step_check_padding,
         "step_convert_to_hw",
         step_revert_float_boundary_layers,
         step_check_lowered,

@@ -12,6 +12,7 @@ from finn_flow.transformations.duplicate_shared_weight_quant import DuplicateSha
 from finn_flow.transformations.extract_branch_scales import ExtractIntegerBranchScales
 from finn_flow.transformations.fuse_weight_bases import FuseBinaryBasesIntoIntegerWeights
 from finn_flow.transformations.insert_input_scaling import InsertIntegerInputScaling
+from finn_flow.transformations.move_maxpool_past_thresholds import MoveMaxPoolPastMultiThreshold
 from finn_flow.transformations.revert_float_boundary import RevertFloatBoundaryLayersToONNX
 from finn_flow.transformations.specialized_to_generic import ConvertSpecializedToGenericLayers
 
@@ -25,5 +26,6 @@ __all__ = [
     "ExtractIntegerBranchScales",
     "FuseBinaryBasesIntoIntegerWeights",
     "InsertIntegerInputScaling",
+    "MoveMaxPoolPastMultiThreshold",
     "RevertFloatBoundaryLayersToONNX",
 ]

@@ -43,6 +43,14 @@ class ConvertBipolarThresholdsToBinary(Transformation):
                 continue
             tail = mt
             pad = None
+            # order-preserving layout ops commute with the increasing map 2b - 1
+            while consumers[0].op_type in ("MaxPool", "Reshape", "Flatten", "Transpose"):
+                tail = consumers[0]
+                consumers = model.find_consumers(tail.output[0])
+                if len(consumers) != 1:
+                    break
+            if len(consumers) != 1:
+                continue
             if consumers[0].op_type == "Pad":
                 pad = consumers[0]
                 value_name = _pad_value_name(pad)
@@ -75,7 +83,9 @@ class ConvertBipolarThresholdsToBinary(Transformation):
             index = list(model.graph.node).index(tail) + 1
             model.graph.node.insert(index, helper.make_node("Mul", [out, two], [doubled], name=f"{mt.name}_times2"))
             model.graph.node.insert(index + 1, helper.make_node("Add", [doubled, minus_one], [shifted], name=f"{mt.name}_minus1"))
-            if pad is not None:
-                model.set_tensor_datatype(pad.output[0], DataType["BINARY"])
+            node, cur = mt, None
+            while node is not tail:  # the layout ops between MT and the affine map now carry binary values
+                node = model.find_consumers(node.output[0])[0]
+                model.set_tensor_datatype(node.output[0], DataType["BINARY"])
             return model, True
         return model, False

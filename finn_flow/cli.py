@@ -1,0 +1,65 @@
+"""``abc-build``: build a QONNX file into a FINN dataflow accelerator from the command line.
+
+Example::
+
+    abc-build model.onnx out/ --board Pynq-Z1 --clock-ns 10 --target-fps 1000 \\
+        --verify-npy images.npy --abc-mapping fused
+
+Exit status 0 when the flow ran as far as this machine allows (see the message), 1 on a clear error
+(bad input, an op FINN cannot lower, float in the accelerator, a verification mismatch), 2 on bad
+command-line usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="abc-build", description=__doc__.split("\n\n")[0])
+    p.add_argument("model", help="QONNX/ONNX file (export a Brevitas model with brevitas_abc.export_qonnx)")
+    p.add_argument("output_dir", help="FINN output folder (replaced if it exists)")
+    p.add_argument("--board", default="Pynq-Z1", help="FINN board name (Pynq-Z1, ZCU104, U250, ...)")
+    p.add_argument("--clock-ns", type=float, default=10.0, help="target clock period in ns")
+    p.add_argument("--target-fps", type=int, default=None, help="frames per second to fold for")
+    p.add_argument("--abc-mapping", choices=("bitwise", "fused"), default="bitwise")
+    p.add_argument("--verify-npy", default=None,
+                   help=".npy of raw images [N, ...] (e.g. uint8 pixels, NCHW) to verify every stage on")
+    p.add_argument("--input-scale", type=float, default=1 / 255,
+                   help="the model sees pixels * input_scale (default 1/255); 0 keeps the graph input")
+    p.add_argument("--input-datatype", default="UINT8")
+    p.add_argument("--allow-float", action="store_true", help="build even with FLOAT32 inside the accelerator")
+    p.add_argument("--no-codegen", action="store_true", help="stop after the estimate reports")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (see the module docstring)."""
+    args = _parser().parse_args(argv)
+    import finn_flow
+
+    verify = np.load(args.verify_npy) if args.verify_npy else None
+    try:
+        result = finn_flow.build(
+            args.model, args.output_dir, board=args.board, clock_ns=args.clock_ns,
+            target_fps=args.target_fps, abc_mapping=args.abc_mapping, verify_inputs=verify,
+            input_scale=args.input_scale or None, input_datatype=args.input_datatype,
+            allow_float_in_dataflow=args.allow_float, codegen=not args.no_codegen)
+    except (finn_flow.FinnFlowError, ValueError) as error:
+        print(f"abc-build: error: {error}", file=sys.stderr)
+        return 1
+    print(result.message)
+    if result.estimates:
+        print(f"estimated throughput: {result.estimates.get('estimated_throughput_fps', 0):.1f} FPS")
+    for row in result.verification:
+        print(f"verified {row['stage']}: {row['images']} images, argmax agreement "
+              f"{100 * row['argmax_agreement']:.1f} %, max abs diff {row['max_abs_diff']:.3g}")
+    print(f"summary: {result.output_dir}/report/build_summary.md")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Small ABC-Net models for the FINN tests, exported with brevitas_abc, optionally with integer
+coefficients (what a hardware-aware training constraint would produce)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+MNIST_SHAPE = (1, 1, 28, 28)
+
+
+def abc_mlp() -> nn.Module:
+    """An LFC-style MLP 784-64-32-10, every Linear swapped to ABC (M=2 weight, N=2 activation bases)."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 64, bias=False), nn.BatchNorm1d(64), nn.ReLU(),
+        nn.Linear(64, 32, bias=False), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10, bias=False))
+
+
+def abc_cnv() -> nn.Module:
+    """A CNV-style net: valid (unpadded) convs 1-8-16-16 with max-pooling, ending at 1x1 like FINN's CNV
+    (28 -> 26 -> 13 -> 11 -> 5 -> 1), then FC; every conv and the FC ABC (2, 2)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 16, 5, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Flatten(), nn.Linear(16, 10, bias=False))
+
+
+def swapped(factory, seed: int = 0, keep_last: bool = False) -> nn.Module:
+    """``factory()`` with ABC (M=2, N=2) layers; ``keep_last`` keeps the last layer float (on the host)."""
+    from brevitas_abc import ABCConfig, swap
+
+    torch.manual_seed(seed)
+    model = factory()
+    swap(model, ABCConfig(num_weight_bases=2, num_act_bases=2, keep_first=False, keep_last=keep_last),
+         verbose=False)
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            n = module.num_features
+            module.running_mean.copy_(torch.rand(n, generator=generator) - 0.5)
+            module.running_var.copy_(0.5 + torch.rand(n, generator=generator))
+    return model.eval()
+
+
+def export_with_integer_coefficients(model: nn.Module, example: np.ndarray, path: Path, scale: float = 0.0137,
+                                     seed: int = 0) -> Path:
+    """Export to QONNX, then set every per-channel branch coefficient ``alpha_m beta_n`` to a random
+    integer in 1..3 times one ``scale``: the integer-multiple form DESIGN.md 1.3 needs."""
+    from brevitas_abc import export_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    export_qonnx(model, torch.from_numpy(example.astype(np.float32)), path)
+    wrapper = ModelWrapper(str(path))
+    rng = np.random.default_rng(seed)
+    for node in wrapper.graph.node:
+        if node.op_type == "Mul":
+            c = wrapper.get_initializer(node.input[1])
+            if c is not None and c.size > 1:
+                wrapper.set_initializer(node.input[1], (rng.integers(1, 4, c.shape) * scale).astype(np.float32))
+    wrapper.save(str(path))
+    return path

@@ -1,0 +1,81 @@
+"""ABC-Net models through the FINN flow, both mappings, verified on 200 real MNIST test images.
+
+With integer-multiple coefficients (the form a hardware-aware training constraint gives) both
+mappings build integer-only accelerators; with free float coefficients the bitwise form still executes
+exactly like PyTorch, but FLOAT32 remains inside the accelerator and the build says so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from qonnx.core.modelwrapper import ModelWrapper
+
+import finn_flow
+
+from .abc_models import MNIST_SHAPE, abc_cnv, abc_mlp, export_with_integer_coefficients, swapped
+from .conftest import N_IMAGES
+
+pytestmark = pytest.mark.finn
+FACTORIES = {"mlp": abc_mlp, "cnv": abc_cnv}
+# the CNV-style net keeps its final FC float (on the host, after the accelerator): FINN's Thresholding
+# reads the last axis as channels, which a flatten of NCHW activations before it would break
+ABC_LAYERS = {"mlp": 3, "cnv": 3}
+KEEP_LAST = {"mlp": False, "cnv": True}
+
+
+def _mvau_count(result) -> int:
+    model = ModelWrapper(str(Path(result.output_dir) / "intermediate_models" / "step_generate_estimate_reports.onnx"))
+    return sum(node.op_type.startswith("MVAU") for node in model.graph.node)
+
+
+@pytest.fixture(scope="module")
+def integer_abc_builds(tmp_path_factory, mnist_images):
+    images, _ = mnist_images
+    builds = {}
+    for name, factory in FACTORIES.items():
+        root = tmp_path_factory.mktemp(f"abc_{name}")
+        path = export_with_integer_coefficients(
+            swapped(factory, keep_last=KEEP_LAST[name]), images[:1].astype("float32") / 255, root / "model.onnx")
+        for mapping in ("bitwise", "fused"):
+            builds[name, mapping] = finn_flow.build(path, root / mapping, abc_mapping=mapping, target_fps=2000,
+                                                    verify_inputs=images, codegen=False)
+    return builds
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+@pytest.mark.parametrize("mapping", ["bitwise", "fused"])
+def test_integer_abc_builds_integer_only_and_exact(integer_abc_builds, name, mapping):
+    result = integer_abc_builds[name, mapping]
+    assert result.float_in_dataflow == []
+    for row in result.verification:
+        assert row["images"] == N_IMAGES and row["argmax_agreement"] == 1.0 and row["passed"], row
+    assert result.verification[-1]["dataflow_max_abs_diff_vs_hw_layers"] == 0.0
+    mapping_report = json.loads((Path(result.output_dir) / "report" / "abc_mapping.json").read_text())
+    assert mapping_report["float_branch_sums"] == []
+    assert len(mapping_report["integer_branch_sums"]) == ABC_LAYERS[name]
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_fused_mapping_uses_fewer_mvaus(integer_abc_builds, name):
+    # bitwise: M*N = 4 xnor MVAUs per layer; fused: one integer MVAU per activation base (N = 2)
+    bitwise = _mvau_count(integer_abc_builds[name, "bitwise"])
+    fused = _mvau_count(integer_abc_builds[name, "fused"])
+    layers = ABC_LAYERS[name]
+    assert bitwise == layers * 4 and fused == layers * 2, (bitwise, fused)
+
+
+def test_float_coefficients_are_exact_but_reported(tmp_path, mnist_images):
+    images, _ = mnist_images
+    model = swapped(abc_mlp, seed=1)
+    result = finn_flow.build(model, tmp_path / "float", verify_inputs=images, allow_float_in_dataflow=True,
+                             codegen=False)
+    assert [row["stage"] for row in result.verification] == ["qonnx", "streamlined", "hw_layers", "folded"]
+    for row in result.verification:  # reference: PyTorch
+        assert row["argmax_agreement"] == 1.0 and row["max_abs_diff"] < 1e-4, row
+    assert result.float_in_dataflow, "free float alphas/betas must show up as FLOAT32 in the accelerator"
+    with pytest.raises(finn_flow.FloatInDataflowError, match="FLOAT32 tensors inside the dataflow partition"):
+        finn_flow.build(model, tmp_path / "strict", verify_inputs=images[:5], codegen=False)
+    assert not (tmp_path / "strict" / "report" / "finn_flow_result.json").exists()
