@@ -84,6 +84,18 @@ class ClassificationModule(pl.LightningModule):
             self.teacher.eval()  # BatchNorm/Dropout of the frozen teacher never switch to training
         return self
 
+    def on_fit_start(self) -> None:
+        """Warn (as larq does) when binary layers train without latent weight clipping."""
+        from lightning_modules.callbacks.weight_clipping import LatentWeightClipping, is_binary_layer
+
+        binary = any(is_binary_layer(m) for m in self.model.modules())
+        clipped = any(isinstance(c, LatentWeightClipping) for c in self.trainer.callbacks)
+        if binary and not clipped:
+            import warnings
+
+            warnings.warn("the model has binary layers but no LatentWeightClipping callback: latent weights may "
+                          "grow without bound (add lightning_modules.callbacks.LatentWeightClipping)", stacklevel=2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 

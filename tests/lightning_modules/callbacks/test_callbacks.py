@@ -76,3 +76,9 @@ def test_best_checkpoint_exported_to_qonnx_and_checked(tmp_path):
     assert export.checkpoint_used == checkpoint.best_model_path != ""
     assert (tmp_path / "export" / "model.onnx").exists()
     assert export.report.max_abs_diff <= 1e-4 and export.report.argmax_agreement == 1.0
+
+
+def test_module_warns_when_binary_layers_train_without_clipping():
+    train, _ = digits_loaders()
+    with pytest.warns(UserWarning, match="no LatentWeightClipping"):
+        quiet_trainer(max_epochs=1, limit_train_batches=1).fit(ClassificationModule(abc_mlp(), optimizer=adam), train)

@@ -143,3 +143,19 @@ def test_argument_errors_name_the_argument():
         MNISTDataModule(batch_size=0)
     with pytest.raises(ValueError, match="val_size=1.5"):
         MNISTDataModule(val_size=1.5)
+
+
+def test_real_fashion_mnist_when_fetched():
+    """Real data: after ``python -m lightning_modules.data.fetch fashion-mnist`` (or the Debian package)."""
+    try:
+        images, labels = sources.load_fashion_mnist("train")
+    except DatasetUnavailableError:
+        pytest.skip("Fashion-MNIST not fetched on this machine (python -m lightning_modules.data.fetch fashion-mnist)")
+    assert images.shape == (60000, 28, 28) and np.bincount(labels).tolist() == [6000] * 10
+
+
+def test_fetch_rejects_unknown_names():
+    from lightning_modules.data.fetch import fetch
+
+    with pytest.raises(ValueError, match="name='svhn' is not allowed"):
+        fetch("svhn")
