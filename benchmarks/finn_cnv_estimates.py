@@ -1,0 +1,156 @@
+"""FINN estimates for CNV on CIFAR-10: ABC (M, N) in both mappings beside stock CNV W1A1/W1A2/W2A2.
+
+Every model is built by ``finn_flow.build`` for the same board, clock and target FPS through FINN's
+estimate reports (no code generation), and verified on a few real CIFAR-10 test images. Writes
+``<out>/finn_cnv_estimates.json``, ``.md`` (table) and, when ``--accuracy`` points at the training
+benchmark's JSON (``{"<config name>": top1, ...}``), ``finn_cnv_pareto.png`` (accuracy against LUT).
+
+ABC weights here are untrained (estimates depend on shapes and bit widths, not on values). ABC's
+coefficients are set to integer multiples of one scale per layer, the form a hardware-aware training
+constraint produces (DESIGN.md 1.3); with free float coefficients the bitwise mapping keeps FLOAT32
+Mul/Add layers in the accelerator, which FINN estimates as 0 LUT (so totals are lower bounds).
+
+Usage::
+
+    python benchmarks/finn_cnv_estimates.py --out outputs/finn_cnv --target-fps 1000 \\
+        [--configs w1a1 abc11 ...] [--accuracy outputs/train_bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CIFAR_TAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+STOCK = {"w1a1": "cnv_1w1a", "w1a2": "cnv_1w2a", "w2a2": "cnv_2w2a"}
+ABC = {"abc11": (1, 1), "abc31": (3, 1), "abc33": (3, 3)}
+
+
+def cifar_test_images(count: int) -> np.ndarray:
+    from PIL import Image
+
+    images = []
+    with tarfile.open(CIFAR_TAR) as tar:
+        for member in tar:
+            if member.isfile() and member.name.startswith("test/"):
+                images.append(np.asarray(Image.open(io.BytesIO(tar.extractfile(member).read())).convert("RGB")))
+                if len(images) == count:
+                    break
+    return np.stack(images).transpose(0, 3, 1, 2)
+
+
+def stock_cnv(name: str) -> torch.nn.Module:
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    torch.manual_seed(0)
+    model, _ = model_with_cfg(name, pretrained=False)
+    return model.eval()
+
+
+def abc_cnv_qonnx(m: int, n: int, path: Path, example: np.ndarray) -> Path:
+    from brevitas_abc import ABCConfig, export_qonnx, swap
+    from brevitas_abc.models.registry import create_model
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    torch.manual_seed(0)
+    model = create_model("cnv")
+    swap(model, ABCConfig(num_weight_bases=m, num_act_bases=n, keep_first=False, keep_last=True), verbose=False)
+    model.eval()
+    export_qonnx(model, torch.from_numpy(example.astype(np.float32) / 255), path)
+    wrapper = ModelWrapper(str(path))
+    rng = np.random.default_rng(0)
+    for node in wrapper.graph.node:  # integer-multiple coefficients (see the module docstring)
+        c = wrapper.get_initializer(node.input[1]) if node.op_type == "Mul" else None
+        if c is not None and c.size > 1:
+            wrapper.set_initializer(node.input[1], (rng.integers(1, 4, c.shape) * 0.01).astype(np.float32))
+    wrapper.save(str(path))
+    return path
+
+
+def run(config: str, out: Path, images: np.ndarray, target_fps: int, board: str) -> dict:
+    import finn_flow
+    from finn_flow.summary import resource_totals
+
+    start = time.time()
+    row = {"config": config}
+    try:
+        if config in STOCK:
+            model, mapping = stock_cnv(STOCK[config]), "bitwise"
+        else:
+            mapping = config.split("_")[1]
+            model = abc_cnv_qonnx(*ABC[config.split("_")[0]], out / f"{config}.onnx", images[:1])
+        result = finn_flow.build(model, out / config, board=board, target_fps=target_fps, abc_mapping=mapping,
+                                 verify_inputs=images, allow_float_in_dataflow=True, codegen=False)
+        totals = resource_totals(result.resources)
+        row.update(
+            mapping=mapping, fps=result.estimates.get("estimated_throughput_fps"),
+            latency_us=result.estimates.get("estimated_latency_ns", 0) / 1e3,
+            lut=totals.get("LUT"), bram36=totals.get("BRAM_18K", 0) / 2, dsp=totals.get("DSP"),
+            float_tensors_in_accelerator=len(result.float_in_dataflow),
+            verified_images=result.verification[-1]["images"] if result.verification else 0,
+            argmax_agreement=result.verification[-1]["argmax_agreement"] if result.verification else None)
+    except Exception as error:  # one failing configuration must not hide the others
+        row["error"] = f"{type(error).__name__}: {str(error)[:300]}"
+    row["build_seconds"] = round(time.time() - start, 1)
+    return row
+
+
+def write_outputs(rows: list[dict], out: Path, accuracy: dict | None) -> None:
+    (out / "finn_cnv_estimates.json").write_text(json.dumps(rows, indent=2))
+    lines = ["| config | mapping | FPS | LUT | BRAM36 | DSP | float tensors in accelerator | verified | note |",
+             "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['config']} | | | | | | | | {r['error']} |")
+            continue
+        lines.append(f"| {r['config']} | {r['mapping']} | {r['fps']:.0f} | {r['lut']:.0f} | {r['bram36']:.1f} | "
+                     f"{r['dsp']:.0f} | {r['float_tensors_in_accelerator']} | {r['verified_images']} images, "
+                     f"{100 * (r['argmax_agreement'] or 0):.0f} % | |")
+    (out / "finn_cnv_estimates.md").write_text("\n".join(lines) + "\n")
+    if accuracy:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for r in rows:
+            if "error" not in r and r["config"].split("_")[0] in accuracy:
+                ax.scatter(r["lut"], accuracy[r["config"].split("_")[0]])
+                ax.annotate(r["config"], (r["lut"], accuracy[r["config"].split("_")[0]]), fontsize=7)
+        ax.set_xlabel("LUT (FINN estimate)")
+        ax.set_ylabel("CIFAR-10 top-1 (training benchmark)")
+        fig.tight_layout()
+        fig.savefig(out / "finn_cnv_pareto.png", dpi=100)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="outputs/finn_cnv")
+    parser.add_argument("--target-fps", type=int, default=1000)
+    parser.add_argument("--board", default="Pynq-Z1")
+    parser.add_argument("--images", type=int, default=20, help="real CIFAR-10 test images to verify on")
+    default = list(STOCK) + [f"{a}_{m}" for a in ABC for m in ("bitwise", "fused")]
+    parser.add_argument("--configs", nargs="+", default=default, choices=default)
+    parser.add_argument("--accuracy", default=None, help="JSON {config: top1} from the training benchmark")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    images = cifar_test_images(args.images)
+    rows = []
+    for config in args.configs:
+        rows.append(run(config, out, images, args.target_fps, args.board))
+        print(json.dumps(rows[-1]))
+        write_outputs(rows, out, json.loads(Path(args.accuracy).read_text()) if args.accuracy else None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
