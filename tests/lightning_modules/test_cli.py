@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lightning_modules.cli import cli_main
-from tests.lightning_modules.lightning_test_helpers import write_cifar_batches
+from tests.lightning_modules.lightning_test_helpers import write_cifar_batches, write_image_folder
 
 CONFIGS = Path(__file__).resolve().parents[2] / "lightning_modules" / "configs"
 SINGLE_RUN_CONFIGS = sorted(p.stem for p in CONFIGS.glob("*.yaml") if "_stage" not in p.stem)
@@ -19,6 +19,9 @@ SHRINK = {
     "groupnet_resnet18_cifar10": ['--model.model.init_args.arch_kwargs={"width": 8}',
                                   '--model.model.init_args.group_net={"num_bases": 2, "mode": "group"}'],
     "lbc_densenet_cifar10": ['--model.model.init_args.arch_kwargs={"depth": 10}'],
+    "forest_trail_abc_imagefolder": ['--model.model.init_args.arch_kwargs={"width": 0.25}',
+                                     "--model.model.init_args.abc.num_weight_bases=1",
+                                     "--model.model.init_args.abc.num_act_bases=1"],
 }
 
 
@@ -27,6 +30,7 @@ def in_tmp(tmp_path, monkeypatch):
     """Run in a temporary folder (configs write under ./outputs) with a tiny CIFAR-10 in the official format."""
     monkeypatch.chdir(tmp_path)
     write_cifar_batches(tmp_path / "cifar", per_batch=20)
+    write_image_folder(tmp_path / "trails", ["left", "straight", "right"], per_class=6, size=(24, 24))
     return tmp_path
 
 
@@ -35,6 +39,8 @@ def _data_args(name: str, root: Path) -> list[str]:
     if "cifar" in name:
         args += [f"--data.init_args.root={root / 'cifar'}", "--data.init_args.download=false",
                  "--data.init_args.val_size=20"]
+    if "imagefolder" in name:
+        args += [f"--data.init_args.train_dir={root / 'trails'}"]
     return args
 
 
