@@ -228,3 +228,19 @@ def test_resnet18_group_net_export_matches_pytorch_on_cifar(tmp_path, cifar):
     calibrate(model, cifar)
     report = export_qonnx(model, cifar, tmp_path / "r18.onnx", atol=1e-4)
     assert report.max_abs_diff <= 1e-4 and report.argmax_agreement == 1.0
+
+
+def test_group_net_with_gates_learns_on_real_cifar(cifar):
+    torch.manual_seed(0)
+    labels = torch.arange(10).repeat_interleave(2)  # cifar_test_images: 2 images per class, classes sorted
+    model = swap(tiny_resnet(), GroupNetConfig(num_bases=2, mode="group"), verbose=False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(cifar), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0]  # measured: 2.29 -> 1.15 in 20 steps
+    assert model.layer1.gate_logits.grad is not None

@@ -5,6 +5,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 from torch import nn
 
@@ -147,3 +149,38 @@ def test_exported_anchors_are_two_bit_narrow_range_quant(tmp_path):
     assert float(bit_width) == 2.0 and float(scale) == 1.0 and float(zero_point) == 0.0
     assert {a.name: a.i for a in quant[0].attribute}["narrow"] == 1
     assert set(np.unique(weights).tolist()) <= {-1.0, 0.0, 1.0}
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 12), p=st.integers(1, 6), k=st.sampled_from([1, 3, 5]),
+       density=st.floats(0.01, 1.0), seed=st.integers(0, 2**31 - 1), mirror=st.booleans())
+def test_anchor_properties(m, p, k, density, seed, mirror):
+    if mirror and m % 2:
+        m += 1
+    anchors = sample_anchors(m, p, (k, k), density=density, seed=seed, mirror=mirror)
+    fan_in = p * k * k
+    assert anchors.shape == (m, p, k, k)
+    assert ((anchors != 0).flatten(1).sum(1) == nonzeros_per_filter(fan_in, density)).all()
+    assert set(anchors.unique().tolist()) <= {-1.0, 0.0, 1.0}
+    if mirror:
+        assert torch.equal(anchors[m // 2:], -anchors[: m // 2])
+    assert torch.equal(anchors, sample_anchors(m, p, (k, k), density=density, seed=seed, mirror=mirror))
+
+
+def test_lbc_network_learns_on_real_mnist():
+    torch.manual_seed(0)
+    images = mnist_batch(128)
+    labels = torch.as_tensor(load_mnist("test")[1][:128]).long()
+    model = swap(small_cnn(), LBCConfig(num_anchors=16, density=0.5), verbose=False)
+    anchors_before = [m.anchors.clone() for m in model.modules() if isinstance(m, LBConv2d)]
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    assert all(torch.equal(a, m.anchors) for a, m in
+               zip(anchors_before, [m for m in model.modules() if isinstance(m, LBConv2d)]))
