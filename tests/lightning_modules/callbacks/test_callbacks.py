@@ -82,3 +82,18 @@ def test_module_warns_when_binary_layers_train_without_clipping():
     train, _ = digits_loaders()
     with pytest.warns(UserWarning, match="no LatentWeightClipping"):
         quiet_trainer(max_epochs=1, limit_train_batches=1).fit(ClassificationModule(abc_mlp(), optimizer=adam), train)
+
+
+def test_size_summary_logs_compression(tmp_path):
+    from lightning_modules.callbacks import ModelSizeSummary
+
+    train, _ = digits_loaders()
+    size = ModelSizeSummary(print_table=False)
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=1, logger=CSVLogger(tmp_path, name="run"),
+                            callbacks=[size, LatentWeightClipping()])
+    trainer.fit(ClassificationModule(abc_mlp(), optimizer=adam), train)
+    with open(tmp_path / "run" / "version_0" / "metrics.csv") as f:
+        row = next(r for r in csv.DictReader(f) if r.get("size/compression"))
+    # the 32x32 ABC layer stores 3 one-bit bases instead of 32-bit floats: the model shrinks
+    assert float(row["size/compression"]) > 1.0
+    assert float(row["size/deployed_bytes"]) == pytest.approx(size.summary.deployed_bytes)
