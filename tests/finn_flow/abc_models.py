@@ -35,8 +35,11 @@ def swapped(factory, seed: int = 0, keep_last: bool = False) -> nn.Module:
 
     torch.manual_seed(seed)
     model = factory()
-    swap(model, ABCConfig(num_weight_bases=2, num_act_bases=2, keep_first=False, keep_last=keep_last),
-         verbose=False)
+    # act shifts (-0.31, 0.21): thresholds 0.81 and 0.29 on [0, 1] pixels and ReLU outputs, not on a
+    # pixel level k/255 (a threshold exactly on one is a float-rounding tie); the N=2 paper
+    # preset (-1.5, +1.5) gives H_1 + H_2 = 0 on such inputs, i.e. a network whose output is always 0
+    swap(model, ABCConfig(num_weight_bases=2, num_act_bases=2, act_shifts=(-0.31, 0.21), keep_first=False,
+                          keep_last=keep_last), verbose=False)
     generator = torch.Generator().manual_seed(seed)
     for module in model.modules():
         if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 
@@ -24,6 +25,12 @@ FACTORIES = {"mlp": abc_mlp, "cnv": abc_cnv}
 # reads the last axis as channels, which a flatten of NCHW activations before it would break
 ABC_LAYERS = {"mlp": 3, "cnv": 3}
 KEEP_LAST = {"mlp": False, "cnv": True}
+
+
+def _assert_not_degenerate(result):
+    reference = np.load(Path(result.output_dir) / "input" / "verify_expected.npy")
+    # untrained nets: require outputs that differ between images (not a constant network)
+    assert len(np.unique(reference.round(5), axis=0)) >= 20, "test model is (almost) constant"
 
 
 def _mvau_count(result) -> int:
@@ -49,6 +56,7 @@ def integer_abc_builds(tmp_path_factory, mnist_images):
 @pytest.mark.parametrize("mapping", ["bitwise", "fused"])
 def test_integer_abc_builds_integer_only_and_exact(integer_abc_builds, name, mapping):
     result = integer_abc_builds[name, mapping]
+    _assert_not_degenerate(result)
     assert result.float_in_dataflow == []
     for row in result.verification:
         assert row["images"] == N_IMAGES and row["argmax_agreement"] == 1.0 and row["passed"], row
@@ -72,6 +80,7 @@ def test_float_coefficients_are_exact_but_reported(tmp_path, mnist_images):
     model = swapped(abc_mlp, seed=1)
     result = finn_flow.build(model, tmp_path / "float", verify_inputs=images, allow_float_in_dataflow=True,
                              codegen=False)
+    _assert_not_degenerate(result)
     assert [row["stage"] for row in result.verification] == ["qonnx", "streamlined", "hw_layers", "folded"]
     for row in result.verification:  # reference: PyTorch
         assert row["argmax_agreement"] == 1.0 and row["max_abs_diff"] < 1e-4, row
