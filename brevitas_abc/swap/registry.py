@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from brevitas_abc.nn.exact_batchnorm import ExactBatchNorm1d, ExactBatchNorm2d, use_exact_batchnorm
+
 logger = logging.getLogger("brevitas_abc.swap")
 
 
@@ -45,11 +47,14 @@ class SwapReport:
 
     replaced: list[tuple[str, str, str]] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)
+    exact_batchnorms: int = 0
 
     def __str__(self) -> str:
         lines = [f"swap replaced {len(self.replaced)} layer(s):"]
         lines += [f"  {name}: {old} -> {new}" for name, old, new in self.replaced]
         lines += [f"  {name}: kept ({why})" for name, why in self.kept]
+        if self.exact_batchnorms:
+            lines.append(f"  {self.exact_batchnorms} BatchNorm layer(s) -> ExactBatchNorm (eval x*a+b, bit-exact export)")
         return "\n".join(lines)
 
 
@@ -77,6 +82,9 @@ def swap(model: nn.Module, config, filter_fn: Callable[[nn.Module, str], bool] |
         config: e.g. ``ABCConfig``; its type selects the handler.
         filter_fn: ``(module, qualified_name) -> bool``; only modules for which it is True are replaced.
         verbose: print the report (it is always logged at INFO level on ``brevitas_abc.swap``).
+
+    Every plain BatchNorm becomes an ``ExactBatchNorm`` (same state dict and training behaviour; its eval
+    forward computes ``x * a + b`` exactly as the exported graph does, so sign decisions cannot differ).
 
     Returns:
         The model (the new module itself if ``model`` was a single candidate layer).
@@ -109,6 +117,10 @@ def swap(model: nn.Module, config, filter_fn: Callable[[nn.Module, str], bool] |
             model = new
         else:
             model.set_submodule(name, new)
+    # A sign follows most BatchNorms of a binary network: torch's fused BatchNorm kernel and ONNX Runtime's
+    # differ by 1 ulp often enough to flip decisions, so the swapped model computes BatchNorm like its export.
+    model = use_exact_batchnorm(model)
+    report.exact_batchnorms = sum(isinstance(m, (ExactBatchNorm1d, ExactBatchNorm2d)) for m in model.modules())
     logger.info("%s", report)
     if verbose:
         print(report)
