@@ -53,3 +53,15 @@ def test_weights_only_swap_approximates_the_float_network(mnist_test_batch, trai
                      verbose=False).eval()
         errors.append((model(x) - float_logits).abs().mean().item())
     assert errors[0] > errors[1] > errors[2]
+
+
+def test_swap_makes_batchnorms_export_exact(capsys):
+    from brevitas_abc.nn import ExactBatchNorm1d, ExactBatchNorm2d
+
+    float_model = small_mnist_cnn()
+    state = {k: v.clone() for k, v in float_model.state_dict().items()}
+    model = swap(float_model, ABCConfig())
+    kinds = [type(m) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert kinds == [ExactBatchNorm2d, ExactBatchNorm2d, ExactBatchNorm1d]
+    assert "3 BatchNorm layer(s) -> ExactBatchNorm" in capsys.readouterr().out
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
