@@ -7,6 +7,9 @@ over the epoch budget, batch 256 by default, dropout 0.2, no augmentation, 60,00
 paper does); the Brevitas W1A1 baseline binarises every layer and the input (as Brevitas/FINN's LFC).
 
     python benchmarks/train_lfc_mnist.py --epochs 3 --batch-size 256 --out benchmarks/results/lfc_mnist
+
+Variants can run in separate processes (``--variants "ABC(5,5)" --out other``) and be merged afterwards:
+    python benchmarks/train_lfc_mnist.py --merge benchmarks/results/lfc_mnist other --out benchmarks/results/lfc_mnist
 """
 import argparse
 import json
@@ -85,7 +88,15 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/lfc_mnist"))
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="train nothing: merge the results.json of these folders into --out")
     args = parser.parse_args(argv)
+    if args.merge:
+        merged = {r["variant"]: r for folder in args.merge for r in json.loads((folder / "results.json").read_text())}
+        results = [merged[name] for name in VARIANTS if name in merged]
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_outputs(results, args.out)
+        return results
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
