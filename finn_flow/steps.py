@@ -31,7 +31,9 @@ from finn_flow.transformations import (
     ExtractIntegerBranchScales,
     FuseBinaryBasesIntoIntegerWeights,
     InsertIntegerInputScaling,
+    MoveChannelLinearPastFlatten,
     MoveMaxPoolPastMultiThreshold,
+    MoveReluPastReshape,
     RevertFloatBoundaryLayersToONNX,
 )
 from finn_flow.verify import verify_stage
@@ -111,7 +113,9 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
     model = model.transform(MoveMaxPoolPastMultiThreshold())
     model = model.transform(DuplicateSharedBipolarThresholds())
     model = model.transform(MoveLinearPastFork())
+    model = model.transform(MoveReluPastReshape())
     model = model.transform(AbsorbReluIntoMultiThreshold())
+    model = model.transform(MoveChannelLinearPastFlatten())
     model = model.transform(MoveLinearPastFork())
     # fused ABC layers: bipolar activations into integer weights (no xnor) -> binary + 2b - 1
     return model.transform(ConvertBipolarThresholdsToBinary())

@@ -4,7 +4,11 @@ Each class has ``apply(model) -> (model, graph_modified)`` and a verb-first name
 moves where, like FINN's own transformations.
 """
 
-from finn_flow.transformations.absorb_relu_into_thresholds import AbsorbReluIntoMultiThreshold
+from finn_flow.transformations.absorb_relu_into_thresholds import (
+    AbsorbReluIntoMultiThreshold,
+    MoveChannelLinearPastFlatten,
+    MoveReluPastReshape,
+)
 from finn_flow.transformations.bipolar_to_binary import ConvertBipolarThresholdsToBinary
 from finn_flow.transformations.clip_xnor_thresholds import ClipXnorThresholdsToPopcountRange
 from finn_flow.transformations.duplicate_shared_thresholds import DuplicateSharedBipolarThresholds
@@ -26,6 +30,8 @@ __all__ = [
     "ExtractIntegerBranchScales",
     "FuseBinaryBasesIntoIntegerWeights",
     "InsertIntegerInputScaling",
+    "MoveChannelLinearPastFlatten",
     "MoveMaxPoolPastMultiThreshold",
+    "MoveReluPastReshape",
     "RevertFloatBoundaryLayersToONNX",
 ]

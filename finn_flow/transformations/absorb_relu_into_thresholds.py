@@ -61,3 +61,63 @@ class AbsorbReluIntoMultiThreshold(Transformation):
             model.graph.node.remove(relu)
             return model, True
         return model, False
+
+
+class MoveReluPastReshape(Transformation):
+    """``Relu -> Reshape/Flatten`` becomes ``Reshape/Flatten -> Relu`` (an elementwise op commutes with a
+    reshape). Lets :class:`AbsorbReluIntoMultiThreshold` reach thresholds behind the flatten that
+    precedes the first fully connected layer. Exact."""
+
+    def apply(self, model: ModelWrapper):
+        for relu in model.get_nodes_by_op_type("Relu"):
+            consumers = model.find_consumers(relu.output[0])
+            if len(consumers) != 1 or consumers[0].op_type not in ("Reshape", "Flatten"):
+                continue
+            reshape = consumers[0]
+            x, mid, out = relu.input[0], relu.output[0], reshape.output[0]
+            new_mid = model.make_new_valueinfo_name()
+            model.set_tensor_shape(new_mid, model.get_tensor_shape(out))
+            reshape.input[0] = x
+            reshape.output[0] = new_mid
+            relu.input[0] = new_mid
+            relu.output[0] = out
+            graph = model.graph
+            graph.node.remove(relu)
+            graph.node.insert(list(graph.node).index(reshape) + 1, relu)
+            return model, True
+        return model, False
+
+
+class MoveChannelLinearPastFlatten(Transformation):
+    """``Mul/Add(const [1, C, 1, 1]) -> Reshape to [1, C]`` on a 1x1 feature map becomes
+    ``Reshape -> Mul/Add(const [1, C])``: on a ``[1, C, 1, 1]`` tensor the flatten keeps the channel
+    order, so the per-channel constant moves with it (FINN only moves scalar constants past reshapes).
+    Exact."""
+
+    def apply(self, model: ModelWrapper):
+        for node in model.graph.node:
+            if node.op_type not in ("Mul", "Add"):
+                continue
+            const = model.get_initializer(node.input[1])
+            consumers = model.find_consumers(node.output[0])
+            if const is None or len(consumers) != 1 or consumers[0].op_type not in ("Reshape", "Flatten"):
+                continue
+            reshape = consumers[0]
+            in_shape = model.get_tensor_shape(node.output[0])
+            out_shape = model.get_tensor_shape(reshape.output[0])
+            if in_shape is None or out_shape is None or len(in_shape) != 4 or in_shape[2:] != [1, 1] \
+                    or list(out_shape) != [in_shape[0], in_shape[1]] or const.size not in (1, in_shape[1]):
+                continue
+            x, out = node.input[0], reshape.output[0]
+            new_mid = model.make_new_valueinfo_name()
+            model.set_tensor_shape(new_mid, out_shape)
+            reshape.input[0] = x
+            reshape.output[0] = new_mid
+            new_const = model.make_new_valueinfo_name()
+            model.set_initializer(new_const, const.reshape(1, -1) if const.size > 1 else const)
+            node.input[0], node.input[1], node.output[0] = new_mid, new_const, out
+            graph = model.graph
+            graph.node.remove(node)
+            graph.node.insert(list(graph.node).index(reshape) + 1, node)
+            return model, True
+        return model, False

@@ -21,10 +21,7 @@ from .conftest import N_IMAGES
 
 pytestmark = pytest.mark.finn
 FACTORIES = {"mlp": abc_mlp, "cnv": abc_cnv}
-# the CNV-style net keeps its final FC float (on the host, after the accelerator): FINN's Thresholding
-# reads the last axis as channels, which a flatten of NCHW activations before it would break
-ABC_LAYERS = {"mlp": 3, "cnv": 3}
-KEEP_LAST = {"mlp": False, "cnv": True}
+ABC_LAYERS = {"mlp": 3, "cnv": 4}
 
 
 def _assert_not_degenerate(result):
@@ -45,7 +42,7 @@ def integer_abc_builds(tmp_path_factory, mnist_images):
     for name, factory in FACTORIES.items():
         root = tmp_path_factory.mktemp(f"abc_{name}")
         path = export_with_integer_coefficients(
-            swapped(factory, keep_last=KEEP_LAST[name]), images[:1].astype("float32") / 255, root / "model.onnx")
+            swapped(factory), images[:1].astype("float32") / 255, root / "model.onnx")
         for mapping in ("bitwise", "fused"):
             builds[name, mapping] = finn_flow.build(path, root / mapping, abc_mapping=mapping, target_fps=2000,
                                                     verify_inputs=images, codegen=False)
