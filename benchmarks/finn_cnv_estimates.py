@@ -66,8 +66,10 @@ def abc_cnv_qonnx(m: int, n: int, path: Path, example: np.ndarray) -> Path:
     export_qonnx(model, torch.from_numpy(example.astype(np.float32) / 255), path)
     wrapper = ModelWrapper(str(path))
     rng = np.random.default_rng(0)
-    for node in wrapper.graph.node:  # integer-multiple coefficients (see the module docstring)
-        c = wrapper.get_initializer(node.input[1]) if node.op_type == "Mul" else None
+    for node in wrapper.graph.node:  # integer-multiple branch coefficients (see the module docstring)
+        producer = wrapper.find_producer(node.input[0])
+        is_branch = node.op_type == "Mul" and producer is not None and producer.op_type in ("Conv", "MatMul", "Gemm")
+        c = wrapper.get_initializer(node.input[1]) if is_branch else None
         if c is not None and c.size > 1:
             wrapper.set_initializer(node.input[1], (rng.integers(1, 4, c.shape) * 0.01).astype(np.float32))
     wrapper.save(str(path))

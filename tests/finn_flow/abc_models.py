@@ -60,7 +60,9 @@ def export_with_integer_coefficients(model: nn.Module, example: np.ndarray, path
     wrapper = ModelWrapper(str(path))
     rng = np.random.default_rng(seed)
     for node in wrapper.graph.node:
-        if node.op_type == "Mul":
+        producer = wrapper.find_producer(node.input[0])
+        # only the branch coefficients (a Mul right after a binary Conv/MatMul/Gemm), not BatchNorm's
+        if node.op_type == "Mul" and producer is not None and producer.op_type in ("Conv", "MatMul", "Gemm"):
             c = wrapper.get_initializer(node.input[1])
             if c is not None and c.size > 1:
                 wrapper.set_initializer(node.input[1], (rng.integers(1, 4, c.shape) * scale).astype(np.float32))

@@ -27,7 +27,7 @@ ABC_LAYERS = {"mlp": 3, "cnv": 4}
 def _assert_not_degenerate(result):
     reference = np.load(Path(result.output_dir) / "input" / "verify_expected.npy")
     # untrained nets: require outputs that differ between images (not a constant network)
-    assert len(np.unique(reference.round(5), axis=0)) >= 20, "test model is (almost) constant"
+    assert len(np.unique(reference.round(5), axis=0)) >= 10, "test model is (almost) constant"
 
 
 def _mvau_count(result) -> int:

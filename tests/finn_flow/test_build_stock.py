@@ -31,7 +31,7 @@ def _assert_verified(result):
         assert row["passed"], row
     reference = np.load(Path(result.output_dir) / "input" / "verify_expected.npy")
     # untrained nets: require outputs that differ between images (not a constant network)
-    assert len(np.unique(reference.round(5), axis=0)) >= 20, "test model is (almost) constant"
+    assert len(np.unique(reference.round(5), axis=0)) >= 10, "test model is (almost) constant"
     folded = result.verification[-1]
     assert folded["dataflow_output_is_integer"]
     assert folded["dataflow_max_abs_diff_vs_hw_layers"] == 0.0
