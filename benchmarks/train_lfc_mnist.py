@@ -30,13 +30,20 @@ VARIANTS = {
     "ABC(5,5)": ("local_lfc", {"num_weight_bases": 5, "num_act_bases": 5}),
     "Brevitas W1A1": ("lfc_brevitas_w1a1", None),
 }
+FROM_FLOAT = ("ABC(1,1)", "ABC(3,3)", "ABC(5,5)")
 
 
-def train_variant(name: str, epochs: int, batch_size: int, train_subset: int | None, seed: int, out: Path) -> dict:
+def train_variant(name: str, epochs: int, batch_size: int, train_subset: int | None, seed: int, out: Path,
+                  init_state: dict | None = None) -> dict:
+    """Train one variant; ``init_state`` (the float run's weights) starts an ABC variant from the float model."""
     arch, abc = VARIANTS[name]
     pl.seed_everything(seed, workers=True)
     data = MNISTDataModule(batch_size=batch_size, val_size=0, train_subset=train_subset, seed=seed)
     model = build_model(arch, abc=abc)
+    if init_state is not None:
+        result = model.load_state_dict(init_state, strict=False)
+        if result.unexpected_keys or any("quant" not in k for k in result.missing_keys):
+            raise ValueError(f"float weights do not fit {name}: {result}")
     module = ClassificationModule(
         model, optimizer=lambda p: torch.optim.Adam(p, lr=1e-3),
         lr_scheduler=lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=epochs))
@@ -47,28 +54,29 @@ def train_variant(name: str, epochs: int, batch_size: int, train_subset: int | N
     trainer.fit(module, data)
     wall = time.perf_counter() - start
     test = trainer.test(module, data, verbose=False)[0]
-    result = {"variant": name, "top1": test["test_acc1"] * 100, "top5": test["test_acc5"] * 100,
+    result = {"variant": name + (" from float" if init_state is not None else ""), "top1": test["test_acc1"] * 100, "top5": test["test_acc5"] * 100,
               "epochs": epochs, "wall_s": wall, "epoch_s": wall / epochs,
               "train_images": len(data.train_set), "test_images": len(data.test_set)}
     print(json.dumps(result), flush=True)
+    result["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return result
 
 
 def write_outputs(results: list[dict], out: Path) -> None:
-    lines = [f"{'variant':<14} {'top-1 %':>8} {'epochs':>6} {'wall s':>8}",
-             *(f"{r['variant']:<14} {r['top1']:8.2f} {r['epochs']:6d} {r['wall_s']:8.0f}" for r in results)]
+    lines = [f"{'variant':<25} {'top-1 %':>8} {'epochs':>6} {'wall s':>8}",
+             *(f"{r['variant']:<25} {r['top1']:8.2f} {r['epochs']:6d} {r['wall_s']:8.0f}" for r in results)]
     table = "\n".join(lines)
     print(table)
     (out / "table.txt").write_text(table + "\n")
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "results.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "state"} for r in results], indent=2))
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(results)), 3.8))
     names = [r["variant"] for r in results]
-    ax.bar(names, [r["top1"] for r in results], color="tab:blue")
+    ax.bar([n.replace(" from float", "\nfrom float") for n in names], [r["top1"] for r in results], color="tab:blue")
     ax.axhline(98.88, color="tab:red", linestyle="--", label="Brevitas LFC W1A1 published (98.88 %)")
     low = min(r["top1"] for r in results)
     ax.set_ylim(max(0.0, low - 2), 100)
@@ -88,21 +96,28 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/lfc_mnist"))
+    parser.add_argument("--from-float", action="store_true",
+                        help="staged recipe: train float first, then start each ABC variant from its weights")
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
                         help="train nothing: merge the results.json of these folders into --out")
     args = parser.parse_args(argv)
     if args.merge:
         merged = {r["variant"]: r for folder in args.merge for r in json.loads((folder / "results.json").read_text())}
-        results = [merged[name] for name in VARIANTS if name in merged]
+        order = [n for name in VARIANTS for n in (name, name + " from float")]
+        results = [merged[name] for name in order if name in merged]
         args.out.mkdir(parents=True, exist_ok=True)
         write_outputs(results, args.out)
         return results
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for name in args.variants:
-        results.append(train_variant(name, args.epochs, args.batch_size, args.train_subset, args.seed, args.out))
+    results, float_state = [], None
+    names = (["float"] if args.from_float and "float" not in args.variants else []) + list(args.variants)
+    for name in sorted(names, key=lambda n: n != "float") if args.from_float else names:
+        init = float_state if (args.from_float and name in FROM_FLOAT) else None
+        results.append(train_variant(name, args.epochs, args.batch_size, args.train_subset, args.seed, args.out, init))
+        if name == "float":
+            float_state = results[-1]["state"]
         write_outputs(results, args.out)  # partial results survive an interrupted run
     return results
 
