@@ -107,6 +107,11 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
     from finn.transformation.streamline.reorder import MoveLinearPastFork, MoveScalarLinearPastInvariants
     from qonnx.transformation.batchnorm_to_affine import BatchNormToAffine
 
+    from finn.transformation.streamline.absorb import AbsorbSignBiasIntoMultiThreshold
+
+    # first absorb quantisers' output biases (as FINN's Streamline does first), or the moves below
+    # would carry them away from their MultiThreshold (CNV W1A2: "Signed output requires actval < 0")
+    model = model.transform(AbsorbSignBiasIntoMultiThreshold())
     model = model.transform(BatchNormToAffine())
     model = model.transform(MoveScalarLinearPastInvariants())
     model = model.transform(MoveLinearPastFork())

@@ -102,6 +102,9 @@ class MoveChannelLinearPastFlatten(Transformation):
             consumers = model.find_consumers(node.output[0])
             if const is None or len(consumers) != 1 or consumers[0].op_type not in ("Reshape", "Flatten"):
                 continue
+            producer = model.find_producer(node.input[0])
+            if producer is not None and producer.op_type == "MultiThreshold":
+                continue  # a quantiser's output bias/scale: streamlining absorbs it into the thresholds
             reshape = consumers[0]
             in_shape = model.get_tensor_shape(node.output[0])
             out_shape = model.get_tensor_shape(reshape.output[0])
