@@ -245,8 +245,8 @@ def build(
     else:
         status = "stopped_before_vivado"
         message = (
-            f"Stopped after estimate reports and HLS/RTL code generation for {board_info.name} "
-            f"({board_info.part}){'' if codegen else ' (code generation skipped: codegen=False)'}: XILINX_VIVADO is not set, so these finn-plus steps that need "
+            f"Stopped after {'estimate reports and HLS/RTL code generation' if codegen else 'estimate reports (code generation skipped: codegen=False)'} "
+            f"for {board_info.name} ({board_info.part}): XILINX_VIVADO is not set, so these finn-plus steps that need "
             f"Vivado/Vitis HLS were skipped: {', '.join(skipped)}. Set XILINX_VIVADO and rerun to continue."
         )
     result = BuildResult(

@@ -39,16 +39,18 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (see the module docstring)."""
     args = _parser().parse_args(argv)
-    import finn_flow
+    # submodule imports: they also work while an old editable install maps finn_flow as a namespace
+    from finn_flow.build import build
+    from finn_flow.errors import FinnFlowError
 
     verify = np.load(args.verify_npy) if args.verify_npy else None
     try:
-        result = finn_flow.build(
+        result = build(
             args.model, args.output_dir, board=args.board, clock_ns=args.clock_ns,
             target_fps=args.target_fps, abc_mapping=args.abc_mapping, verify_inputs=verify,
             input_scale=args.input_scale or None, input_datatype=args.input_datatype,
             allow_float_in_dataflow=args.allow_float, codegen=not args.no_codegen)
-    except (finn_flow.FinnFlowError, ValueError) as error:
+    except (FinnFlowError, ValueError) as error:
         print(f"abc-build: error: {error}", file=sys.stderr)
         return 1
     print(result.message)
