@@ -2,11 +2,7 @@
 ``brevitas_abc.models`` zoo's, or one of ours) and optionally swaps it into ABC-Net, LBC or Group-Net
 form; with the staged recipe each stage's config names the same architecture with another swap
 config and starts from the last stage's checkpoint (``ClassificationModule(init_from=...)``)."""
-from brevitas_abc import ABCConfig
-from brevitas_abc.swap import group_net_handler as _group_net_handler  # noqa: F401 - registers the handler
-from brevitas_abc.swap import lbc_handler as _lbc_handler  # noqa: F401 - registers the handler
-from brevitas_abc.swap.group_net_config import GroupNetConfig
-from brevitas_abc.swap.lbc_config import LBCConfig
+from brevitas_abc import ABCConfig, GroupNetConfig, LBCConfig
 from torch import nn
 
 from lightning_modules.models.architectures import ARCHITECTURES
