@@ -1,10 +1,45 @@
-"""Shared fixtures: real MNIST images and a small float CNN trained on real MNIST in the test session."""
+"""Shared fixtures and helpers: real MNIST and CIFAR-10 images, a small float CNN trained on real MNIST."""
+import io
+import tarfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from lightning_modules.data import load_mnist
+
+
+CIFAR_TAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+
+def cifar_test_uint8(per_class: int):
+    """``10 * per_class`` real CIFAR-10 test images (the first of each class, classes sorted by name) as uint8
+    ``[N, 3, 32, 32]`` and their labels, from ``../shared``'s JPEG archive (skips where it is absent)."""
+    from PIL import Image
+
+    if not CIFAR_TAR.is_file():
+        pytest.skip(f"CIFAR-10 JPEG archive not found at {CIFAR_TAR} (only on the project's machines)")
+    found: dict[str, list[np.ndarray]] = {}
+    with tarfile.open(CIFAR_TAR) as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 3 and parts[0] == "test":
+                images = found.setdefault(parts[1], [])
+                if len(images) < per_class:
+                    images.append(np.asarray(Image.open(io.BytesIO(tar.extractfile(member).read())).convert("RGB")))
+                if len(found) == 10 and all(len(v) == per_class for v in found.values()):
+                    break
+    classes = sorted(found)
+    images = np.stack([img for cls in classes for img in found[cls]]).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(images), np.repeat(np.arange(len(classes)), per_class)
+
+
+def cifar_normalised(per_class: int = 2) -> torch.Tensor:
+    """``cifar_test_uint8`` as float ``(x / 255 - 0.5) / 0.25``, roughly zero mean."""
+    images, _ = cifar_test_uint8(per_class)
+    return (torch.from_numpy(images).float() / 255 - 0.5) / 0.25
 
 
 def mnist_tensors(split: str, count: int, offset: int = 0):

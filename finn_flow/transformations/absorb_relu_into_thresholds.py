@@ -74,7 +74,7 @@ class MoveReluPastReshape(Transformation):
             if len(consumers) != 1 or consumers[0].op_type not in ("Reshape", "Flatten"):
                 continue
             reshape = consumers[0]
-            x, mid, out = relu.input[0], relu.output[0], reshape.output[0]
+            x, out = relu.input[0], reshape.output[0]
             new_mid = model.make_new_valueinfo_name()
             model.set_tensor_shape(new_mid, model.get_tensor_shape(out))
             reshape.input[0] = x

@@ -83,7 +83,7 @@ class ConvertBipolarThresholdsToBinary(Transformation):
             index = list(model.graph.node).index(tail) + 1
             model.graph.node.insert(index, helper.make_node("Mul", [out, two], [doubled], name=f"{mt.name}_times2"))
             model.graph.node.insert(index + 1, helper.make_node("Add", [doubled, minus_one], [shifted], name=f"{mt.name}_minus1"))
-            node, cur = mt, None
+            node = mt
             while node is not tail:  # the layout ops between MT and the affine map now carry binary values
                 node = model.find_consumers(node.output[0])[0]
                 model.set_tensor_datatype(node.output[0], DataType["BINARY"])

@@ -1,13 +1,11 @@
 """Group-Net: binary conv (+1 padding), layer-wise / block / group decomposition with gates, BPAC head,
 swap from the zoo's float ResNets, and QONNX export that executes like PyTorch on real CIFAR-10 images."""
-import io
-import tarfile
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
+
+from tests.conftest import cifar_normalised
 
 from brevitas_abc.export import export_qonnx
 from brevitas_abc.models import create_model
@@ -21,27 +19,10 @@ from brevitas_abc.swap.group_net_config import GroupNetConfig
 from brevitas_abc.swap.group_net_handler import layer_candidates  # noqa: F401 - registers the handlers
 from brevitas_abc.swap.registry import SwapError, swap
 
-CIFAR_TAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-jpeg.tar.gz"
 
 
 def cifar_test_images(per_class: int = 2) -> torch.Tensor:
-    """``10 * per_class`` real CIFAR-10 test images, normalised to roughly zero mean, ``[N, 3, 32, 32]``."""
-    from PIL import Image
-
-    if not CIFAR_TAR.exists():
-        pytest.skip(f"{CIFAR_TAR} not found")
-    found: dict[str, list[np.ndarray]] = {}
-    with tarfile.open(CIFAR_TAR) as tar:
-        for member in tar:
-            parts = member.name.split("/")
-            if member.isfile() and len(parts) == 3 and parts[0] == "test":
-                images = found.setdefault(parts[1], [])
-                if len(images) < per_class:
-                    images.append(np.asarray(Image.open(io.BytesIO(tar.extractfile(member).read())).convert("RGB")))
-                if len(found) == 10 and all(len(v) == per_class for v in found.values()):
-                    break
-    batch = np.stack([img for cls in sorted(found) for img in found[cls]])
-    return (torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255 - 0.5) / 0.25
+    return cifar_normalised(per_class)
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,12 @@
 """Model zoo: registry, published parameter counts, shapes, swap into every family from the float weights,
 and verified QONNX export of swapped zoo models on real MNIST / CIFAR-10 images."""
-import io
-import tarfile
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from tests.conftest import cifar_normalised
 
 from brevitas_abc.export import export_qonnx
 from brevitas_abc.models import UnknownModelError, create_model, list_models
@@ -25,7 +23,6 @@ from brevitas_abc.swap.lbc_handler import lbc_candidates  # noqa: F401 - registe
 from brevitas_abc.swap.registry import SwapError, swap
 from lightning_modules.data import load_mnist
 
-CIFAR_TAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-jpeg.tar.gz"
 
 PUBLISHED_PARAMETERS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
                         "densenet121": 7_978_856}
@@ -47,22 +44,7 @@ def mnist_batch(n: int = 20) -> torch.Tensor:
 
 
 def cifar_batch(per_class: int = 2) -> torch.Tensor:
-    from PIL import Image
-
-    if not CIFAR_TAR.exists():
-        pytest.skip(f"{CIFAR_TAR} not found")
-    found: dict[str, list[np.ndarray]] = {}
-    with tarfile.open(CIFAR_TAR) as tar:
-        for member in tar:
-            parts = member.name.split("/")
-            if member.isfile() and len(parts) == 3 and parts[0] == "test":
-                images = found.setdefault(parts[1], [])
-                if len(images) < per_class:
-                    images.append(np.asarray(Image.open(io.BytesIO(tar.extractfile(member).read())).convert("RGB")))
-                if len(found) == 10 and all(len(v) == per_class for v in found.values()):
-                    break
-    batch = np.stack([img for cls in sorted(found) for img in found[cls]])
-    return (torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255 - 0.5) / 0.25
+    return cifar_normalised(per_class)
 
 
 @pytest.fixture(scope="module")
