@@ -66,8 +66,7 @@ class ABCLayerMixin:
         for m in range(self.num_weight_bases):
             scale = channel_shaped(coeff[m], self._is_conv)
             for h, beta in zip(inputs, betas):
-                term = self._op(h, bases[m], None, binary_input=binary,
-                                pad_fill=torch.tensor(self.abc_options.binary_padding))
+                term = self._op(h, bases[m], None, binary_input=binary)
                 out = out + term * (scale if beta is None else scale * beta)
         if self.bias is not None:
             out = out + channel_shaped(self.bias, self._is_conv)
@@ -158,13 +157,11 @@ class ABCConv2d(ABCLayerMixin, nn.Conv2d):
             a = F.pad(a, pads)
         return F.conv2d(a, w_hat, self.bias, self.stride, 0, self.dilation, self.groups)
 
-    def _op(self, x: Tensor, weight: Tensor, bias, binary_input: bool, pad_fill: Tensor | None = None) -> Tensor:
+    def _op(self, x: Tensor, weight: Tensor, bias, binary_input: bool) -> Tensor:
+        """The convolution of one branch; a binary input is padded with ``binary_padding`` explicitly."""
         if not binary_input:
             return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
-        pads = self._binary_pads()
-        if any(pads):
-            border = F.pad(torch.zeros_like(x[:1, :1]), pads, value=1.0)
-            x = F.pad(x, pads) + pad_fill * border
+        x = F.pad(x, self._binary_pads(), value=self.abc_options.binary_padding)
         return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
 
 
@@ -187,5 +184,5 @@ class ABCLinear(ABCLayerMixin, nn.Linear):
     def _like(cls, linear: nn.Linear, **abc_kwargs):
         return cls(linear.in_features, linear.out_features, linear.bias is not None, **abc_kwargs)
 
-    def _op(self, x: Tensor, weight: Tensor, bias, binary_input: bool, pad_fill: Tensor | None = None) -> Tensor:
+    def _op(self, x: Tensor, weight: Tensor, bias, binary_input: bool) -> Tensor:
         return F.linear(x, weight, bias)
