@@ -97,3 +97,30 @@ def test_size_summary_logs_compression(tmp_path):
     # the 32x32 ABC layer stores 3 one-bit bases instead of 32-bit floats: the model shrinks
     assert float(row["size/compression"]) > 1.0
     assert float(row["size/deployed_bytes"]) == pytest.approx(size.summary.deployed_bytes)
+
+
+@pytest.mark.slow
+def test_compiled_kernels_train_like_eager_and_are_switched_off_afterwards():
+    from brevitas_abc.function import ste
+
+    from lightning_modules.callbacks import CompiledABCKernels
+
+    class KernelRecorder(pl.Callback):
+        def __init__(self):
+            self.kernels = []
+
+        def on_train_batch_start(self, *args):
+            self.kernels.append(ste._KERNELS["forward"])
+
+    weights, recorders = [], []
+    for callbacks in ([], [CompiledABCKernels()]):
+        pl.seed_everything(0)
+        train, _ = digits_loaders()
+        module = ClassificationModule(abc_mlp(), optimizer=adam)
+        recorders.append(KernelRecorder())
+        quiet_trainer(max_epochs=1, limit_train_batches=3, callbacks=callbacks + [recorders[-1]]).fit(module, train)
+        weights.append(module.model[4].weight.detach().clone())
+    assert all(kernel is ste._multi_binary_forward for kernel in recorders[0].kernels)
+    assert all(kernel is ste._KERNELS["compiled_forward"] for kernel in recorders[1].kernels)
+    assert ste._KERNELS["forward"] is ste._multi_binary_forward  # back to eager after the run
+    assert torch.allclose(weights[0], weights[1], atol=1e-5)
