@@ -121,13 +121,19 @@ class BinaryConv2d(nn.Conv2d):
         return nn.Sequential(*modules)
 
     def summary_counts(self):
-        from brevitas_abc.summary import LayerCounts
+        return binary_layer_counts(self)
 
-        floats = self.out_channels + self.in_channels + (0 if self.bias is None else self.out_channels)
-        equivalent = self.weight.numel() + (0 if self.bias is None else self.bias.numel())
-        learned = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        return LayerCounts(learned=learned, binary_bits=self.weight.numel(), float_values=floats,
-                           conv_equivalent=equivalent)
+
+def binary_layer_counts(layer: nn.Module):
+    """Summary counts of a ``BinaryConv2d``/``BinaryLinear``: 1-bit weights; float alpha per output, one threshold
+    per input and the bias; the float-equivalent size is the weight plus the bias."""
+    from brevitas_abc.summary import LayerCounts
+
+    out_size, in_size = layer.weight.shape[0], layer.act_threshold.numel()
+    bias = 0 if layer.bias is None else layer.bias.numel()
+    learned = sum(p.numel() for p in layer.parameters() if p.requires_grad)
+    return LayerCounts(learned=learned, binary_bits=layer.weight.numel(), float_values=out_size + in_size + bias,
+                       conv_equivalent=layer.weight.numel() + bias)
 
 
 class BinaryLinear(nn.Linear):
@@ -171,10 +177,4 @@ class BinaryLinear(nn.Linear):
         return nn.Sequential(*modules)
 
     def summary_counts(self):
-        from brevitas_abc.summary import LayerCounts
-
-        floats = self.out_features + self.in_features + (0 if self.bias is None else self.out_features)
-        equivalent = self.weight.numel() + (0 if self.bias is None else self.bias.numel())
-        learned = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        return LayerCounts(learned=learned, binary_bits=self.weight.numel(), float_values=floats,
-                           conv_equivalent=equivalent)
+        return binary_layer_counts(self)
