@@ -50,6 +50,9 @@ class ArrayDataModule(pl.LightningDataModule):
         test_subset: likewise for the test split.
         seed: seed of the split, the subsets, the shuffling and the augmentation.
         augment: apply the dataset's training augmentation (if it has one).
+        crop_padding: override the random-shift part of the augmentation: pad by this many pixels and crop
+            back at a random offset (MNIST/Fashion-MNIST have none by default, CIFAR-10 uses 4); None keeps
+            the dataset's default.
         download: let ``prepare_data`` download the dataset when no offline source has it.
     """
 
@@ -61,7 +64,7 @@ class ArrayDataModule(pl.LightningDataModule):
 
     def __init__(self, root: str | None = None, batch_size: int = 128, num_workers: int = 0,
                  val_size: int | float = 5000, train_subset: int | None = None, test_subset: int | None = None,
-                 seed: int = 0, augment: bool = True, download: bool = False):
+                 seed: int = 0, augment: bool = True, download: bool = False, crop_padding: int | None = None):
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r} must be a positive int")
@@ -69,6 +72,7 @@ class ArrayDataModule(pl.LightningDataModule):
         _check_count(val_size, "val_size", allow_fraction=True)
         _check_count(train_subset, "train_subset")
         _check_count(test_subset, "test_subset")
+        _check_count(crop_padding, "crop_padding")
         self.save_hyperparameters()
         self.root = root
         self.batch_size = batch_size
@@ -79,6 +83,7 @@ class ArrayDataModule(pl.LightningDataModule):
         self.seed = seed
         self.augment = augment
         self.download = download
+        self.crop_padding = crop_padding
         self.train_set = self.val_set = self.test_set = None
 
     # --- what subclasses provide -------------------------------------------------------------------
@@ -111,7 +116,9 @@ class ArrayDataModule(pl.LightningDataModule):
                     self.name, offline_error.attempts + [("download", f"{type(error).__name__}: {error}")]) from error
 
     def _transform(self, train: bool) -> ImageTransform:
-        extra = self.augmentation if (train and self.augment) else {}
+        extra = dict(self.augmentation) if (train and self.augment) else {}
+        if train and self.augment and self.crop_padding is not None:
+            extra["crop_padding"] = self.crop_padding
         return ImageTransform(self.mean, self.std, **extra)
 
     def setup(self, stage: str | None = None) -> None:

@@ -20,8 +20,9 @@ class ImageTransform:
     Args:
         mean: per-channel mean of the ``[0, 1]`` pixel values (one number for all channels, or a list).
         std: per-channel standard deviation, all > 0.
-        crop_padding: with a generator, pad by this many zero pixels and crop back at a random offset
-            (the CIFAR recipe uses 4); 0 disables it.
+        crop_padding: with a generator, pad by this many black (0) pixels and crop back at a random offset,
+            before normalising, i.e. a random shift of up to ``crop_padding`` pixels (the CIFAR recipe uses 4,
+            MNIST shift augmentation 2); 0 disables it.
         hflip: with a generator, flip left-right with probability 1/2.
     """
 
@@ -46,7 +47,6 @@ class ImageTransform:
         if image.ndim == 2:
             image = image[:, :, None]
         x = image.astype(np.float32) / 255.0
-        x = (x - self.mean) / self.std
         if rng is not None and self.crop_padding:
             p = self.crop_padding
             h, w = x.shape[:2]
@@ -56,6 +56,7 @@ class ImageTransform:
             x = padded[top:top + h, left:left + w]
         if rng is not None and self.hflip and rng.random() < 0.5:
             x = x[:, ::-1]
+        x = (x - self.mean) / self.std
         return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
     def __repr__(self) -> str:

