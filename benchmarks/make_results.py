@@ -1,0 +1,485 @@
+"""One command for ``docs/RESULTS.md``: (a) run the benchmarks under ``benchmarks/`` in a stated budget, or
+reuse their committed JSON, then (b) write the report (tables, figures under ``docs/figures/``) from that JSON.
+
+By default nothing is re-run: each section reads its benchmark's committed JSON under ``benchmarks/results/``.
+``--rerun`` re-runs every benchmark this script runs (``BENCHMARKS``) in ``--budget`` (quick: minutes each;
+full: up to ~30 minutes each on 1 thread), ``--only NAME ...`` re-runs just those. Every section states the
+data, epochs, seed and command recorded in its JSON, and compares with the paper's trend by computing the
+ordering from the numbers (``ordering_sentence``); a missing JSON makes the section name the command that
+produces it.
+
+    python benchmarks/make_results.py                      # report from the committed JSON
+    python benchmarks/make_results.py --only weight_rmse   # re-run one benchmark (quick), then the report
+    python benchmarks/make_results.py --rerun --budget full
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DOCS = ROOT / "docs"
+
+# name -> (script, {budget: arguments}); the lead's LFC benchmark and the integer-coefficient benchmark are
+# re-run only when named with --only (they are owned and re-run elsewhere).
+BENCHMARKS = {
+    "weight_rmse": ("weight_rmse.py", {"quick": ["--budget", "quick"], "full": ["--budget", "full"]}),
+    "model_size": ("model_size.py", {"quick": [], "full": []}),
+    **{f"accuracy_{d}": ("accuracy_sweep.py", {b: ["--dataset", d, "--budget", b] for b in ("quick", "full")})
+       for d in ("mnist", "fashion-mnist", "cifar10")},
+    "lbc_group_net_cifar": ("lbc_group_net_cifar.py", {"quick": ["--budget", "quick"], "full": ["--budget", "full"]}),
+    "finn_cnv_estimates": ("finn_cnv_estimates.py", {"quick": ["--images", "0"], "full": ["--images", "20"]}),
+    "abc_conv_speed": ("abc_conv_speed.py", {"quick": ["--repeats", "3", "--threads", "1"],
+                                             "full": ["--repeats", "7", "--threads", "1"]}),
+}
+ONLY_ON_REQUEST = {
+    "lfc_mnist": ("train_lfc_mnist.py", {"quick": ["--epochs", "1", "--train-subset", "10000", "--threads", "1",
+                                                   "--from-float", "--out", "benchmarks/results/lfc_mnist_staged"],
+                                         "full": ["--epochs", "3", "--batch-size", "256", "--threads", "1",
+                                                  "--from-float", "--out", "benchmarks/results/lfc_mnist_staged"]}),
+    "integer_coefficients": ("integer_coefficients.py", {"quick": ["--budget", "quick"], "full": ["--budget", "full"]}),
+}
+
+
+# ---------------------------------------------------------------- trend sentences (pure, tested)
+
+def ordering_sentence(claim: str, items: list[tuple[str, float | None]], higher_is_better: bool = True,
+                      tolerance: float = 0.0, unit: str = "") -> str:
+    """``"<claim>: ordering a >= b >= c: holds (a 98.1, b 97.3, c 96.0)"`` or ``"... does not hold (b 97.3 <
+    c 97.9)"``, computed from ``items`` in the claimed order (best first when ``higher_is_better``, else
+    smallest first with ``<=``). Items with value None are listed as missing and skipped. ``tolerance``: a
+    violation smaller than it still counts as holding (stated in the sentence)."""
+    present = [(name, value) for name, value in items if value is not None]
+    missing = [name for name, value in items if value is None]
+    sign = ">=" if higher_is_better else "<="
+    chain = f" {sign} ".join(name for name, _ in present)
+    if len(present) < 2:
+        return f"{claim}: not enough results to check ({', '.join(missing) or 'none'} missing)."
+    breaks = []
+    for (a, va), (b, vb) in zip(present, present[1:]):
+        worse = vb - va if higher_is_better else va - vb
+        if worse > tolerance:
+            breaks.append(f"{a} {_fmt(va)}{unit} {'<' if higher_is_better else '>'} {b} {_fmt(vb)}{unit}")
+    values = ", ".join(f"{n} {_fmt(v)}{unit}" for n, v in present)
+    tol = f" within {tolerance:g}{unit}" if tolerance else ""
+    verdict = f"holds{tol} ({values})" if not breaks else f"does not hold ({'; '.join(breaks)})"
+    extra = f"; missing: {', '.join(missing)}" if missing else ""
+    return f"{claim}: ordering {chain}: {verdict}{extra}."
+
+
+def _fmt(value: float) -> str:
+    """Two decimals, thousands separated and no decimals from 1,000 on, four significant digits below 0.1."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}" if abs(value) < 0.1 else f"{value:.2f}"
+
+
+def pareto_front(points: list[tuple[str, float, float]]) -> list[str]:
+    """Names of the points ``(name, cost, accuracy)`` that no other point beats on both (lower cost,
+    higher accuracy), sorted by cost."""
+    front = []
+    for name, cost, acc in points:
+        dominated = any((c <= cost and a >= acc) and (c < cost or a > acc) for _, c, a in points)
+        if not dominated:
+            front.append((cost, name))
+    return [name for _, name in sorted(front)]
+
+
+# ---------------------------------------------------------------- helpers
+
+def load(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def provenance(meta: dict) -> str:
+    """The line every figure/table carries: data, epochs, seed, command (from the JSON)."""
+    parts = [f"**Data:** {meta.get('data', 'not recorded')}", f"**epochs:** {meta.get('epochs', 'not recorded')}",
+             f"**seed:** {meta.get('seed', 'not recorded')}"]
+    if meta.get("date"):
+        parts.append(f"**run:** {meta['date']}, {meta.get('threads', '?')} thread(s)")
+    return "; ".join(parts) + f".  \n**Command:** `{meta.get('command', 'not recorded')}`"
+
+
+def missing(name: str, command: str) -> str:
+    return f"\n*No results yet* (`{name}` not found). Produce them with:\n\n    {command}\n"
+
+
+def figure(src: Path, figures: Path, name: str, alt: str) -> str:
+    """Copy a benchmark's PNG into ``docs/figures/`` and return the markdown that embeds it."""
+    if not src.is_file():
+        return f"*(figure {src.relative_to(ROOT) if src.is_relative_to(ROOT) else src} missing)*\n"
+    figures.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, figures / name)
+    return f"![{alt}](figures/{name})\n"
+
+
+def table(header: list[str], rows: list[list], align: str | None = None) -> str:
+    align = align or "|" + "---|" + "---:|" * (len(header) - 1)
+    return "\n".join(["| " + " | ".join(header) + " |", align,
+                      *("| " + " | ".join(str(c) for c in row) + " |" for row in rows)]) + "\n"
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+# ---------------------------------------------------------------- sections
+
+def section_weight_rmse(results: Path, figures: Path) -> str:
+    out = ["## Weight approximation: relative error against M (ABC paper Fig. S2)\n"]
+    data = load(results / "weight_rmse" / "results.json")
+    if data is None:
+        return out[0] + missing("benchmarks/results/weight_rmse/results.json",
+                                "python benchmarks/weight_rmse.py --budget full --threads 1")
+    rows = [r for r in data["rows"] if r["layer"] == "all"]
+    grans = list(dict.fromkeys(r["granularity"] for r in rows))
+    ms = sorted({r["M"] for r in rows})
+    value = {(r["granularity"], r["M"]): r["relative_rmse"] for r in rows}
+    out.append(f"Relative error `||W - sum_m alpha_m B_m||_F / ||W||_F` over every Conv/Linear weight of "
+               f"{data.get('arch', '?')} trained on MNIST ({data.get('train_images', '?')} images), alpha by least "
+               f"squares (eq. 1), shifts {data.get('shifts', '?')}.\n")
+    out.append(table(["M", *grans], [[m, *(f"{value[(g, m)]:.4f}" for g in grans)] for m in ms]))
+    out.append(figure(results / "weight_rmse" / "weight_rmse.png", figures, "weight_rmse.png", "relative RMSE vs M"))
+    out.append(provenance(data) + "\n")
+    for g in grans:
+        out.append("- " + ordering_sentence(f"Paper trend (error falls as M grows), {g}",
+                                            [(f"M={m}", value[(g, m)]) for m in reversed(ms)],
+                                            higher_is_better=False))
+    return "\n".join(out) + "\n"
+
+
+ACC_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+
+def accuracy_trend_sentences(rows: list[dict]) -> list[str]:
+    """ABC Table 2's trends, checked on one dataset's sweep."""
+    top1 = {r["variant"]: r["top1"] for r in rows}
+    abc = sorted((r for r in rows if r.get("kind") == "abc"), key=lambda r: (-r["M"] * r["N"], -r["M"]))
+    chain = [("float", top1.get("float"))] + [(r["variant"], r["top1"]) for r in abc]
+    sentences = [ordering_sentence("ABC Table 2 trend (float first, then more bases M*N higher)", chain)]
+    for m in sorted({r["M"] for r in abc}):
+        same_m = sorted((r for r in abc if r["M"] == m), key=lambda r: -r["N"])
+        if len(same_m) > 1:
+            sentences.append(ordering_sentence(f"more activation bases at M={m}",
+                                               [(r["variant"], r["top1"]) for r in same_m]))
+    for base in ("Brevitas W1A1", "Brevitas W2A2"):
+        if base in top1 and abc:
+            best = max(abc, key=lambda r: r["top1"])
+            sentences.append(ordering_sentence(f"best ABC beats stock {base.split()[1]}",
+                                               [(best["variant"], best["top1"]), (base, top1[base])]))
+    if "ABC(1,1)" in top1 and "Brevitas W1A1" in top1:
+        sentences.append(ordering_sentence("ABC(1,1) (learned scales, float first/last layer) vs stock W1A1",
+                                           [("ABC(1,1)", top1["ABC(1,1)"]), ("Brevitas W1A1", top1["Brevitas W1A1"])]))
+    return sentences
+
+
+def section_accuracy(results: Path, figures: Path) -> str:
+    out = ["## Accuracy against (M, N) with float and stock-Brevitas baselines (ABC paper Table 2 trend)\n",
+           "One recipe per dataset for every variant (`benchmarks/training.py`). ABC keeps the first and last "
+           "layer float as the paper does; the stock-Brevitas baselines quantise every layer.\n"]
+    for dataset, title in ACC_TITLES.items():
+        out.append(f"### {title}\n")
+        data = load(results / f"accuracy_{dataset}" / "results.json")
+        if data is None:
+            out.append(missing(f"benchmarks/results/accuracy_{dataset}/results.json",
+                               f"python benchmarks/accuracy_sweep.py --dataset {dataset} --budget full --threads 1"))
+            continue
+        rows = data["rows"]
+        out.append(f"Network `{data.get('arch')}` {data.get('arch_kwargs') or ''}, {data.get('train_images')} training "
+                   f"images, full test split. Recipe: {data.get('recipe', '')}.\n")
+        out.append(table(["variant", "top-1 %", "top-5 %", "epochs", "train s"],
+                         [[r["variant"], f"{r['top1']:.2f}", f"{r['top5']:.2f}", r["epochs"], f"{r['wall_s']:.0f}"]
+                          for r in rows]))
+        out.append(figure(results / f"accuracy_{dataset}" / "accuracy.png", figures, f"accuracy_{dataset}.png",
+                          f"{title} accuracy"))
+        out.append(provenance(data) + "\n")
+        out += ["- " + s for s in accuracy_trend_sentences(rows)]
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def section_lbc_group_net(results: Path, figures: Path) -> str:
+    out = ["## LBC full vs fused vs float, and a Group-Net K sweep, on CIFAR-10 (poster Table 1 trend)\n"]
+    data = load(results / "lbc_group_net_cifar" / "results.json")
+    if data is None:
+        return out[0] + missing("benchmarks/results/lbc_group_net_cifar/results.json",
+                                "python benchmarks/lbc_group_net_cifar.py --budget full --threads 1")
+    rows = data["rows"]
+    out.append(table(["model", "variant", "top-1 %", "learned params", "epochs", "train s"],
+                     [[r["model"], r["variant"], f"{r['top1']:.2f}", f"{r['learned']:,}", r["epochs"],
+                       f"{r['wall_s']:.0f}"] for r in rows]))
+    out.append(figure(results / "lbc_group_net_cifar" / "lbc_group_net.png", figures, "lbc_group_net.png",
+                      "LBC and Group-Net on CIFAR-10"))
+    out.append(provenance(data) + "\n")
+    lbc = {r["variant"]: r for r in rows if r["family"] == "lbc"}
+    out.append("- " + ordering_sentence("Poster Table 1 accuracy trend", [
+        (n, lbc[n]["top1"] if n in lbc else None) for n in ("float", "fused", "full")]))
+    out.append("- " + ordering_sentence("Poster Table 1 learned-parameter trend", [
+        (n, lbc[n]["learned"] if n in lbc else None) for n in ("float", "fused", "full")], tolerance=0))
+    gn = sorted((r for r in rows if r["family"] == "group_net"), key=lambda r: -r["K"])
+    out.append("- " + ordering_sentence("Group-Net: more branches K, higher accuracy",
+                                        [(r["variant"], r["top1"]) for r in gn]))
+    return "\n".join(out) + "\n"
+
+
+def section_model_size(results: Path, figures: Path) -> str:
+    out = ["## Model size in bytes against the number of bases (seed 002 Table III)\n"]
+    data = load(results / "model_size" / "results.json")
+    if data is None:
+        return out[0] + missing("benchmarks/results/model_size/results.json", "python benchmarks/model_size.py")
+    rows = data["rows"]
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    ms = sorted({r["M"] for r in rows if r["M"] > 0})
+    by = {(r["model"], r["M"]): r for r in rows}
+    out.append(f"Counting: {data.get('counting', '')}.\n")
+    out.append(table(["model", "float32 B", *(f"M={m} B" for m in ms)],
+                     [[n, f"{by[(n, 0)]['bytes']:,.0f}",
+                       *(f"{by[(n, m)]['bytes']:,.0f} ({by[(n, 0)]['bytes'] / by[(n, m)]['bytes']:.1f}x)" for m in ms)]
+                      for n in models]))
+    out.append(figure(results / "model_size" / "model_size.png", figures, "model_size.png", "model size vs M"))
+    out.append(provenance(data) + "\n")
+    for n in models:
+        out.append("- " + ordering_sentence(f"Table III trend for {n} (float largest, fewer bases smaller)",
+                                            [("float32", by[(n, 0)]["bytes"])] +
+                                            [(f"M={m}", by[(n, m)]["bytes"]) for m in reversed(ms)], unit=" B"))
+    return "\n".join(out) + "\n"
+
+
+def _accuracy_by_finn_config(results: Path) -> tuple[dict, dict | None]:
+    data = load(results / "accuracy_cifar10" / "results.json")
+    if data is None:
+        return {}, None
+    return {r["finn_config"]: r["top1"] for r in data["rows"] if r.get("finn_config")}, data
+
+
+def pareto_figure(rows: list[dict], accuracy: dict, path: Path) -> list[tuple[str, float, float]]:
+    points = [(r["config"], r["lut"], accuracy[r["config"].split("_")[0]]) for r in rows
+              if "error" not in r and r.get("lut") is not None and r["config"].split("_")[0] in accuracy]
+    if not points:
+        return points
+    plt = _plt()
+    front = set(pareto_front(points))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name, lut, acc in points:
+        ax.scatter(lut, acc, color="tab:red" if name in front else "tab:blue", marker="o" if "abc" in name else "s")
+        ax.annotate(name, (lut, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    fr = sorted((lut, acc) for name, lut, acc in points if name in front)
+    ax.step([p[0] for p in fr], [p[1] for p in fr], where="post", color="tab:red", linewidth=0.8, label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel("LUT (FINN estimate, same target FPS)")
+    ax.set_ylabel("CIFAR-10 top-1 % (accuracy_sweep)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return points
+
+
+def section_finn(results: Path, figures: Path) -> str:
+    out = ["## FINN estimates for CNV on CIFAR-10 and accuracy against LUT\n"]
+    path = results / "finn_cnv_estimates" / "finn_cnv_estimates.json"
+    data = load(path)
+    if data is None:
+        return out[0] + missing(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+                                "python benchmarks/finn_cnv_estimates.py --images 20")
+    meta, rows = (data, data["rows"]) if isinstance(data, dict) else ({}, data)
+    accuracy, acc_data = _accuracy_by_finn_config(results)
+    body = []
+    for r in rows:
+        acc = accuracy.get(r["config"].split("_")[0])
+        acc_s = f"{acc:.2f}" if acc is not None else "missing"
+        if "error" in r:
+            body.append([r["config"], "", "", "", "", acc_s, "error: " + r["error"][:120]])
+        else:
+            body.append([r["config"], r.get("mapping", ""), f"{r['fps']:.0f}", f"{r['lut']:,.0f}",
+                         f"{r['bram36']:.1f}", acc_s, f"{r.get('float_tensors_in_accelerator', '?')} float tensors"])
+    out.append(f"Board {meta.get('board', '?')}, target {meta.get('target_fps', '?')} FPS; coefficients: "
+               f"{meta.get('coefficients', 'not recorded')}.\n")
+    out.append(table(["config", "mapping", "est. FPS", "LUT", "BRAM36", "CIFAR-10 top-1 %", "note"], body))
+    points = pareto_figure(rows, accuracy, figures / "finn_pareto.png")
+    if points:
+        out.append("![accuracy vs LUT](figures/finn_pareto.png)\n")
+        out.append(f"Pareto-optimal (lowest LUT for their accuracy): {', '.join(pareto_front(points))}.")
+        absent = sorted({r['config'].split('_')[0] for r in rows} - set(accuracy))
+        if absent:
+            out.append(f"No accuracy for: {', '.join(absent)} (not in the CIFAR-10 accuracy sweep).")
+    else:
+        out.append("*No Pareto plot*: no CIFAR-10 accuracy for any built config; run "
+                   "`python benchmarks/accuracy_sweep.py --dataset cifar10 --budget full --threads 1`.")
+    out.append("\n" + provenance(meta) + "\n")
+    if acc_data is not None:
+        out.append("Accuracy from: `" + acc_data.get("command", "?") + "`.\n")
+    lut = {r["config"]: r.get("lut") for r in rows if "error" not in r}
+    for mapping in ("bitwise", "fused"):
+        chain = [(c, lut.get(f"{c}_{mapping}")) for c in ("abc11", "abc31", "abc33")]
+        out.append("- " + ordering_sentence(f"LUT grows with M*N ({mapping} mapping)", chain,
+                                            higher_is_better=False))
+    for c in ("abc11", "abc31", "abc33"):
+        if lut.get(f"{c}_bitwise") is not None and lut.get(f"{c}_fused") is not None:
+            out.append(f"- {c}: fused uses {lut[f'{c}_fused'] / lut[f'{c}_bitwise']:.2f}x the LUT of bitwise.")
+    out.append("- FINN counts 0 LUT for Elementwise*/DuplicateStreams nodes (ENVIRONMENT.md), so the bitwise "
+               "mapping's totals are lower bounds.")
+    return "\n".join(out) + "\n"
+
+
+def section_speed(results: Path, figures: Path) -> str:
+    out = ["## Training step time: ABC vs float vs the M*N-branch reference\n"]
+    data = load(results / "abc_conv_speed.json")
+    if data is None:
+        return out[0] + missing("benchmarks/results/abc_conv_speed.json", "python benchmarks/abc_conv_speed.py")
+    ratios = data["ratio_to_float"]
+    out.append(f"Forward+backward of one conv layer, shape {data.get('shape')}, median of {data.get('repeats')} "
+               f"repeats on {data.get('threads')} thread(s); goal: {data.get('goal', '')}.\n")
+    out.append(table(["variant", "seconds", "ratio to float"],
+                     [[k, f"{data['seconds'][k]:.4f}", f"{v:.2f}x"] for k, v in ratios.items()]))
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.barh(list(ratios), list(ratios.values()), color="tab:blue")
+    ax.axvline(1.5, color="tab:red", linestyle="--", label="goal 1.5x float")
+    ax.set_xscale("log")
+    ax.set_xlabel("time / float nn.Conv2d (forward+backward)")
+    ax.legend(fontsize=8)
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    figures.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figures / "abc_conv_speed.png", dpi=110)
+    plt.close(fig)
+    out.append("![step time ratios](figures/abc_conv_speed.png)\n")
+    out.append(provenance({"data": "random tensors (timing only)", "epochs": "n/a", "seed": data.get("seed", "n/a"),
+                           "command": data.get("command", "python benchmarks/abc_conv_speed.py "
+                                               f"--repeats {data.get('repeats')} --threads {data.get('threads')}")})
+               + "\n")
+    for mn in ("(3,3)", "(5,5)"):
+        names = [f"ABCConv2d {mn} compiled", f"ABCConv2d {mn} eager", f"M*N-branch reference {mn}"]
+        if all(n in ratios for n in names):
+            out.append("- " + ordering_sentence(f"ABC {mn}: compiled faster than eager faster than the branch reference",
+                                                [(n, ratios[n]) for n in names], higher_is_better=False, unit="x"))
+            verdict = "met" if ratios[names[0]] <= 1.5 else "not met"
+            out.append(f"- ABC {mn} compiled at {ratios[names[0]]:.2f}x float: goal <= 1.5x {verdict}.")
+    return "\n".join(out) + "\n"
+
+
+def section_lfc(results: Path, figures: Path) -> str:
+    out = ["## LFC on MNIST (issue 4 benchmark)\n"]
+    folders = sorted(p.parent for p in results.glob("lfc_mnist*/results.json"))
+    if not folders:
+        return out[0] + missing("benchmarks/results/lfc_mnist*/results.json",
+                                "python benchmarks/train_lfc_mnist.py --epochs 3 --batch-size 256 --from-float "
+                                "--out benchmarks/results/lfc_mnist_staged")
+    for folder in folders:
+        data = load(folder / "results.json")
+        meta, rows = (data, data["rows"]) if isinstance(data, dict) else ({}, data)
+        out.append(f"### {folder.name}\n")
+        out.append(table(["variant", "top-1 %", "epochs", "train images", "train s"],
+                         [[r["variant"], f"{r['top1']:.2f}", r["epochs"], r.get("train_images", "?"),
+                           f"{r['wall_s']:.0f}"] for r in rows]))
+        out.append(figure(folder / "lfc_mnist.png", figures, f"{folder.name}.png", folder.name))
+        meta = {"data": meta.get("data", "MNIST (real, 60,000 train / 10,000 test)"),
+                "epochs": meta.get("epochs", rows[0].get("epochs") if rows else "?"),
+                "seed": meta.get("seed", "not recorded in the JSON (the script's default is 0)"),
+                "command": meta.get("command", "not recorded in the JSON; see the docstring of "
+                                               "benchmarks/train_lfc_mnist.py")}
+        out.append(provenance(meta) + "\n")
+        top1 = {r["variant"].replace(" from float", ""): r["top1"] for r in rows}
+        out.append("- " + ordering_sentence("ABC Table 2 trend on LFC", [
+            (n, top1.get(n)) for n in ("float", "ABC(5,5)", "ABC(3,3)", "ABC(1,1)") if n in top1]))
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def section_integer(results: Path, figures: Path) -> str:
+    out = ["## Integer (hardware) coefficients: effect on accuracy\n"]
+    folder = results / "integer_coefficients"
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        return out[0] + missing("benchmarks/results/integer_coefficients/*.json",
+                                "python benchmarks/integer_coefficients.py")
+    for path in files:
+        data = load(path)
+        meta, rows = (data, data.get("rows", [])) if isinstance(data, dict) else ({}, data or [])
+        rows = [r for r in rows if isinstance(r, dict)]
+        out.append(f"From `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name}`:\n")
+        if rows:
+            keys = [k for k in rows[0] if not isinstance(rows[0][k], (dict, list))]
+            out.append(table(keys, [[f"{r.get(k):.2f}" if isinstance(r.get(k), float) else r.get(k, "")
+                                     for k in keys] for r in rows], align="|" + "---|" * len(keys)))
+        for png in sorted(folder.glob("*.png")):
+            out.append(figure(png, figures, f"integer_coefficients_{png.name}", png.stem))
+        out.append(provenance(meta) + "\n")
+        if rows and all("top1" in r for r in rows) and any("variant" in r for r in rows):
+            base = next((r for r in rows if "float" in str(r.get("coefficients", r.get("variant", ""))).lower()), None)
+            if base is not None:
+                for r in rows:
+                    if r is not base:
+                        out.append(f"- {r.get('variant')}: {r['top1'] - base['top1']:+.2f} points against "
+                                   f"{base.get('variant')}.")
+    return "\n".join(out) + "\n"
+
+
+SECTIONS = [section_weight_rmse, section_accuracy, section_lbc_group_net, section_model_size, section_finn,
+            section_speed, section_lfc, section_integer]
+
+
+def write_report(results: Path = RESULTS, docs: Path = DOCS) -> Path:
+    """Write ``docs/RESULTS.md`` (and ``docs/figures/*.png``) from the JSON under ``results``."""
+    figures = docs / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    parts = ["# Results\n",
+             "Generated by `python benchmarks/make_results.py` (or `scripts/results.sh`) from the JSON under "
+             "`benchmarks/results/`; do not edit by hand. Every section states the data, epochs, seed and the "
+             "command that produced its numbers, and checks the paper's trend against those numbers (the "
+             "sentences are computed, not written). Budgets are small (2-core CPU machine), so absolute "
+             "accuracies are far below the papers'; only trends are compared.\n"]
+    for section in SECTIONS:
+        try:
+            parts.append(section(results, figures))
+        except Exception as error:  # one malformed JSON must not hide the other sections
+            parts.append(f"## {section.__name__}\n\n*Could not render*: {type(error).__name__}: {error}\n")
+    path = docs / "RESULTS.md"
+    path.write_text("\n".join(parts))
+    return path
+
+
+def run_benchmark(name: str, budget: str) -> int:
+    script, budgets = {**BENCHMARKS, **ONLY_ON_REQUEST}[name]
+    command = [sys.executable, str(ROOT / "benchmarks" / script), *budgets[budget]]
+    if name == "finn_cnv_estimates":
+        command += ["--out", str(RESULTS / "finn_cnv_estimates")]
+    print(f"[make_results] {name}: {' '.join(command[1:])}", flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    return subprocess.run(command, cwd=ROOT, env=env).returncode
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", choices=("quick", "full"), default="quick")
+    parser.add_argument("--rerun", action="store_true", help=f"re-run every benchmark in {list(BENCHMARKS)}")
+    parser.add_argument("--only", nargs="+", default=[], choices=[*BENCHMARKS, *ONLY_ON_REQUEST],
+                        help="re-run only these benchmarks")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--docs", type=Path, default=DOCS)
+    args = parser.parse_args(argv)
+    names = args.only or (list(BENCHMARKS) if args.rerun else [])
+    failed = [name for name in names if run_benchmark(name, args.budget) != 0]
+    path = write_report(args.results, args.docs)
+    print(f"[make_results] wrote {path}" + (f"; failed benchmarks: {failed}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""The results report writer (benchmarks/make_results.py) on small synthetic JSON, and the quick path of the
+weight-RMSE benchmark on real MNIST."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import make_results  # noqa: E402
+
+
+def test_ordering_sentence_holds_and_breaks_are_computed():
+    held = make_results.ordering_sentence("trend", [("float", 99.0), ("ABC(5,5)", 98.0), ("ABC(1,1)", 97.0)])
+    assert "ordering float >= ABC(5,5) >= ABC(1,1): holds" in held
+    broken = make_results.ordering_sentence("trend", [("float", 99.0), ("ABC(5,5)", 96.0), ("ABC(1,1)", 97.0)])
+    assert "does not hold (ABC(5,5) 96.00 < ABC(1,1) 97.00)" in broken
+    lower = make_results.ordering_sentence("rmse", [("M=5", 0.2), ("M=1", 0.5)], higher_is_better=False)
+    assert "M=5 <= M=1: holds" in lower
+    lower_broken = make_results.ordering_sentence("rmse", [("M=5", 0.6), ("M=1", 0.5)], higher_is_better=False)
+    assert "does not hold (M=5 0.60 > M=1 0.50)" in lower_broken
+    partial = make_results.ordering_sentence("t", [("a", 2.0), ("b", None), ("c", 1.0)])
+    assert "holds" in partial and "missing: b" in partial
+
+
+def test_pareto_front():
+    points = [("a", 100, 80.0), ("b", 200, 79.0), ("c", 300, 85.0), ("d", 50, 60.0)]
+    assert make_results.pareto_front(points) == ["d", "a", "c"]
+
+
+def _write(path: Path, payload) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload))
+
+
+def _png(path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def test_report_from_synthetic_json(tmp_path):
+    results, docs = tmp_path / "results", tmp_path / "docs"
+    meta = {"command": "python benchmarks/accuracy_sweep.py --dataset mnist --budget quick", "data": "MNIST (real)",
+            "epochs": 1, "seed": 0, "arch": "local_lenet5", "train_images": 100}
+    rows = [{"variant": "float", "kind": "float", "finn_config": None, "top1": 99.0, "top5": 100.0, "epochs": 1, "wall_s": 1},
+            {"variant": "ABC(1,1)", "kind": "abc", "M": 1, "N": 1, "finn_config": "abc11", "top1": 97.0, "top5": 99.0,
+             "epochs": 1, "wall_s": 1},
+            {"variant": "ABC(3,3)", "kind": "abc", "M": 3, "N": 3, "finn_config": "abc33", "top1": 96.5, "top5": 99.0,
+             "epochs": 1, "wall_s": 1},
+            {"variant": "Brevitas W1A1", "kind": "brevitas", "finn_config": "w1a1", "top1": 95.0, "top5": 99.0,
+             "epochs": 1, "wall_s": 1}]
+    _write(results / "accuracy_mnist" / "results.json", {**meta, "rows": rows})
+    _png(results / "accuracy_mnist" / "accuracy.png")
+    cifar = {**meta, "command": "python benchmarks/accuracy_sweep.py --dataset cifar10", "rows": [
+        {**r, "top1": r["top1"] - 40} for r in rows]}
+    _write(results / "accuracy_cifar10" / "results.json", cifar)
+    finn = [{"config": "w1a1", "mapping": "bitwise", "fps": 1000.0, "lut": 20000.0, "bram36": 10.0, "dsp": 0},
+            {"config": "abc11_bitwise", "mapping": "bitwise", "fps": 1000.0, "lut": 30000.0, "bram36": 12.0, "dsp": 0},
+            {"config": "abc33_bitwise", "mapping": "bitwise", "fps": 1000.0, "lut": 25000.0, "bram36": 30.0, "dsp": 0},
+            {"config": "w2a2", "error": "RuntimeError: no"}]
+    _write(results / "finn_cnv_estimates" / "finn_cnv_estimates.json",
+           {"command": "python benchmarks/finn_cnv_estimates.py", "data": "CIFAR-10", "epochs": None, "seed": 0,
+            "board": "Pynq-Z1", "target_fps": 1000, "rows": finn})
+
+    path = make_results.write_report(results, docs)
+    text = path.read_text()
+    assert "ordering float >= ABC(3,3) >= ABC(1,1): does not hold (ABC(3,3) 96.50 < ABC(1,1) 97.00)" in text
+    assert "**Command:** `python benchmarks/accuracy_sweep.py --dataset mnist --budget quick`" in text
+    assert "**seed:** 0" in text and "**epochs:** 1" in text
+    # bitwise LUT: abc11 30000 > abc33 25000 breaks "LUT grows with M*N"
+    assert "LUT grows with M*N (bitwise mapping): ordering abc11 <= abc33: does not hold (abc11 30,000 > abc33 25,000)" in text
+    assert "Pareto-optimal (lowest LUT for their accuracy): w1a1, abc33_bitwise, abc11_bitwise." in text
+    # sections without JSON name the command that produces them, no crash
+    assert "python benchmarks/weight_rmse.py --budget full --threads 1" in text
+    assert "python benchmarks/lbc_group_net_cifar.py --budget full --threads 1" in text
+    assert "Could not render" not in text
+    assert (docs / "figures" / "accuracy_mnist.png").is_file()
+    assert (docs / "figures" / "finn_pareto.png").is_file()
+    assert "![MNIST accuracy](figures/accuracy_mnist.png)" in text
+
+
+def test_weight_rmse_quick_path(tmp_path):
+    """The benchmark end to end on 1,000 real MNIST images: error falls from M=1 to M=5, both granularities."""
+    import torch
+
+    from benchmarks import weight_rmse
+
+    out = tmp_path / "weight_rmse"
+    threads = torch.get_num_threads()
+    try:
+        weight_rmse.main(["--train-subset", "1000", "--epochs", "1", "--max-bases", "5", "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    data = json.loads((out / "results.json").read_text())
+    assert data["seed"] == 0 and data["epochs"] == 1 and "weight_rmse.py" in data["command"]
+    total = {(r["granularity"], r["M"]): r["relative_rmse"] for r in data["rows"] if r["layer"] == "all"}
+    for granularity in ("per_tensor", "per_channel"):
+        assert 0 < total[(granularity, 5)] < total[(granularity, 1)] < 1
+    assert (out / "weight_rmse.png").is_file()
+    text = make_results.section_weight_rmse(tmp_path, tmp_path / "figures")
+    assert "M=5 <= M=4 <= M=3 <= M=2 <= M=1" in text
+    assert (tmp_path / "figures" / "weight_rmse.png").is_file()
