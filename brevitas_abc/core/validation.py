@@ -5,6 +5,8 @@ Every error names the argument, the value received and what is allowed.
 import math
 from collections.abc import Sequence
 
+from brevitas_abc.function.integer_coefficients import COEFFICIENT_BITS
+
 MAX_BASES = 8
 GRANULARITIES = ("per_tensor", "per_channel")
 
@@ -42,3 +44,14 @@ def check_shifts(name: str, value, num_bases: int, named_presets: Sequence[str])
 def check_non_negative(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name}={value!r} is not allowed: expected a finite float >= 0")
+
+
+def check_coefficient_bits(name: str, value) -> None:
+    """``value`` is None (float alpha/beta) or one of ``COEFFICIENT_BITS`` (integer alpha/beta factors)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value not in COEFFICIENT_BITS:
+        raise ValueError(
+            f"{name}={value!r} is not allowed: expected None (free float alpha/beta) or one of {COEFFICIENT_BITS} "
+            "(alpha and beta as a power-of-two scale times signed integers of that many bits; "
+            "5 bits or more would let alpha_m*beta_n exceed 127 times the scale)")

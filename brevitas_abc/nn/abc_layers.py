@@ -8,6 +8,12 @@ convolution on the reconstructed weight and activation tensors. It equals the M*
 Padding of binary activations is explicit: each binary base ``H_n`` is padded with ``binary_padding``
 (default +1, so padded maps stay {-1,+1}); the summed activation is therefore padded with
 ``binary_padding * sum_n beta_n``. With full-precision activations the layer pads with zeros like torch.
+
+With ``coefficient_bits`` (hardware-aware training, DESIGN 1.3) every form above uses the constrained
+``alpha_m[c] = s_a[c] j_m[c]`` and ``beta_n = s_b k_n`` (integers j, k; power-of-two scales): the products
+``alpha_m[c] beta_n = q_mn[c] s[c]`` are exact in float32, and so are the layer's integer sums, so the
+one-convolution forward, ``forward_branches`` and the export form agree bit for bit
+(``integer_coefficients()`` returns q and s).
 """
 import torch
 import torch.nn.functional as F
@@ -29,10 +35,11 @@ class ABCLayerMixin:
         self.weight_quant = ABCWeightQuant(
             num_bases=options.num_weight_bases, shifts=options.weight_shifts,
             granularity=options.weight_granularity, train_shifts=options.train_weight_shifts,
-            ridge=options.ridge, backprop_alpha=options.backprop_alpha)
+            ridge=options.ridge, backprop_alpha=options.backprop_alpha, coefficient_bits=options.coefficient_bits)
         self.input_quant = None if options.num_act_bases is None else ABCActQuant(
             num_bases=options.num_act_bases, shifts=options.act_shifts,
-            train_shifts=options.train_act_shifts, train_betas=options.train_act_betas)
+            train_shifts=options.train_act_shifts, train_betas=options.train_act_betas,
+            coefficient_bits=options.coefficient_bits)
 
     @property
     def num_weight_bases(self) -> int:
@@ -61,7 +68,7 @@ class ABCLayerMixin:
         if self.input_quant is None:
             inputs, betas, binary = [x], [None], False
         else:
-            inputs, betas, binary = list(self.input_quant.branches(x)), list(self.input_quant.betas), True
+            inputs, betas, binary = list(self.input_quant.branches(x)), list(self.input_quant.effective_betas()), True
         out = 0
         for m in range(self.num_weight_bases):
             scale = channel_shaped(coeff[m], self._is_conv)
@@ -71,6 +78,25 @@ class ABCLayerMixin:
         if self.bias is not None:
             out = out + channel_shaped(self.bias, self._is_conv)
         return out
+
+    @torch.no_grad()
+    def integer_coefficients(self) -> tuple[Tensor, Tensor]:
+        """``(q [M, N', C], s [C])`` with every branch coefficient ``alpha_m[c] beta_n = q[m, n, c] * s[c]``
+        exactly (N' = 1 and ``beta = 1`` with full-precision activations); needs ``coefficient_bits``.
+
+        ``q = j_m[c] k_n`` are integers with ``|q| <= (2^(bits-1) - 1)^2``; ``s = s_a[c] s_b`` a power of two.
+        """
+        if self.abc_options.coefficient_bits is None:
+            raise ValueError("integer_coefficients needs coefficient_bits in (2, 3, 4); this layer has "
+                             "coefficient_bits=None (free float alpha/beta)")
+        j, s_a = self.weight_quant.integer_alpha(self.weight)  # [G, M], [G, 1]
+        channels = self.weight.shape[0]
+        j = self.weight_quant.alpha_per_output(j, channels)  # [M, C]
+        s = s_a.reshape(-1).expand(channels)
+        if self.input_quant is None:
+            return j.unsqueeze(1).clone(), s.clone()
+        k, s_b = self.input_quant.integer_betas()
+        return j.unsqueeze(1) * k.view(1, -1, 1), s * s_b
 
     @torch.no_grad()
     def to_export_form(self) -> ABCExportLayer:
@@ -84,7 +110,7 @@ class ABCLayerMixin:
             pads = self._binary_pads() if self._is_conv else None
             act_branches = [BipolarActBranch(float(v), pads, self.abc_options.binary_padding)
                             for v in self.input_quant.shifts]
-            coefficients = coeff.unsqueeze(1) * self.input_quant.betas.view(1, -1, 1)
+            coefficients = coeff.unsqueeze(1) * self.input_quant.effective_betas().view(1, -1, 1)
             weight_padding = 0
         weight_branches = [binary_weight_layer(self, bases[m], weight_padding) for m in range(self.num_weight_bases)]
         bias = None if self.bias is None else self.bias.detach()

@@ -6,6 +6,7 @@ from brevitas_abc.core.presets import ACT_SHIFT_PRESETS, WEIGHT_SHIFT_PRESETS
 from brevitas_abc.core.validation import (
     GRANULARITIES,
     check_choice,
+    check_coefficient_bits,
     check_non_negative,
     check_num_bases,
     check_shifts,
@@ -32,6 +33,12 @@ class ABCLayerOptions:
         binary_padding: value each binary activation base is padded with, one of -1.0, 0.0, +1.0. Default
             +1: a padded {-1,+1} map stays {-1,+1} (as in Group-Net's official code); 0 makes the padded
             border ternary, i.e. not an xnor/popcount conv.
+        coefficient_bits: None (default: free float alpha and beta) or 2, 3, 4 for hardware-aware
+            training (DESIGN 1.3): ``alpha_m[c] = s_a[c] j_m[c]`` and ``beta_n = s_b k_n`` with signed
+            integers ``|j|, |k| <= Q = 2^(bits-1) - 1`` (round to nearest, straight-through gradient) and
+            power-of-two scales ``s_a``, ``s_b`` derived from the current float values (max-abs / Q). Every
+            ``alpha_m[c] beta_n`` is then exactly ``q_mn[c] s[c]`` with integer ``|q| <= Q^2`` (1, 9, 49), the
+            form finn_flow's "bitwise" and "fused" ABC mappings lower to integer-only hardware.
     """
 
     num_weight_bases: int = 3
@@ -45,6 +52,7 @@ class ABCLayerOptions:
     ridge: float = 1e-4
     backprop_alpha: bool = False
     binary_padding: float = 1.0
+    coefficient_bits: int | None = None
 
     def __post_init__(self):
         check_num_bases("num_weight_bases", self.num_weight_bases)
@@ -55,6 +63,7 @@ class ABCLayerOptions:
             check_shifts("act_shifts", self.act_shifts, self.num_act_bases, ACT_SHIFT_PRESETS)
         check_non_negative("ridge", self.ridge)
         check_choice("binary_padding", self.binary_padding, BINARY_PADDING_VALUES)
+        check_coefficient_bits("coefficient_bits", self.coefficient_bits)
         for name in ("train_weight_shifts", "train_act_shifts", "train_act_betas", "backprop_alpha"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: expected True or False")

@@ -14,6 +14,8 @@ class ABCConfig(ABCLayerOptions):
 
     >>> ABCConfig(num_weight_bases=3, num_act_bases=None).layer_options().num_act_bases is None
     True
+    >>> ABCConfig(coefficient_bits=3).layer_options().coefficient_bits  # integer alpha/beta for FINN
+    3
     >>> ABCConfig(num_weight_bases=9)
     Traceback (most recent call last):
     ...
