@@ -4,13 +4,19 @@
 other counts fall back to "uniform".
 "uniform": evenly spread, over [-1, 1] for weights (in units of std(W)) and over [-1.5, 1.5] for
 activations (the span of the paper's N=3 preset); a single base gets shift 0.
+"centered" (activations only): evenly spread over [-0.5, 0.5], i.e. thresholds ``0.5 - v`` evenly over
+[0, 1]. On BatchNorm outputs the wide presets leave bases almost constant and the straight-through windows
+``1[0 <= x + v <= 1]`` with gaps between them; measured on LFC, real MNIST (20,000 images, 2 epochs, seed 0):
+ABC(1,3) 94.75 % with "paper" (= "uniform" for N=3), 95.84 % with shifts +-1, 96.58 % with +-0.5, 96.40 % with
++-0.25; ABC(3,3) 94.77 % "paper" vs 96.57 % "centered"; ABC(5,5) 96.30 % with +-1 vs 96.74 % "centered";
+ABC(1,1) 96.31 %, float 97.02 %.
 """
 import torch
 
 from brevitas_abc.core.validation import check_shifts
 
 WEIGHT_SHIFT_PRESETS = ("paper", "uniform")
-ACT_SHIFT_PRESETS = ("paper", "uniform")
+ACT_SHIFT_PRESETS = ("paper", "uniform", "centered")
 
 _PAPER_WEIGHT_SHIFTS = {1: (0.0,), 3: (-1.0, 0.0, 1.0), 5: (-1.0, -0.5, 0.0, 0.5, 1.0)}
 _PAPER_ACT_SHIFTS = {1: (0.0,), 3: (-1.5, 0.0, 1.5), 5: (-3.5, -2.5, -1.5, 0.0, 2.5)}
@@ -26,6 +32,8 @@ def _resolve(spec, num_bases: int, name: str, presets, paper: dict, half_span: f
     check_shifts(name, spec, num_bases, presets)
     if spec == "paper":
         values = paper.get(num_bases, _uniform(num_bases, half_span))
+    elif spec == "centered":
+        values = _uniform(num_bases, 0.5)
     elif spec == "uniform":
         values = _uniform(num_bases, half_span)
     else:

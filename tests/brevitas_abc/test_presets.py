@@ -28,3 +28,11 @@ def test_shift_trainability_follows_the_options():
     assert not fixed.input_quant.shifts.requires_grad and fixed.input_quant.betas.requires_grad
     assert trainable.weight_quant.shifts.requires_grad
     assert trainable.weight_quant.shifts.tolist() == [-1.0, 0.0, 1.0]
+
+
+def test_centered_activation_shifts_put_thresholds_evenly_on_0_to_1():
+    assert act_shifts("centered", 1).tolist() == [0.0]
+    assert act_shifts("centered", 3).tolist() == [-0.5, 0.0, 0.5]
+    assert torch.allclose(act_shifts("centered", 5), torch.tensor([-0.5, -0.25, 0.0, 0.25, 0.5]))
+    with pytest.raises(ValueError, match="weight_shifts"):
+        weight_shifts("centered", 3)  # an activation preset only
