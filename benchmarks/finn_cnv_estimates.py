@@ -2,18 +2,23 @@
 
 Every model is built by ``finn_flow.build`` for the same board, clock and target FPS through FINN's
 estimate reports (no code generation), and verified on a few real CIFAR-10 test images. Writes
-``<out>/finn_cnv_estimates.json``, ``.md`` (table) and, when ``--accuracy`` points at the training
-benchmark's JSON (``{"<config name>": top1, ...}``), ``finn_cnv_pareto.png`` (accuracy against LUT).
+``<out>/finn_cnv_estimates.json`` (``{command, data, board, target_fps, coefficients, ..., rows}``), ``.md``
+(table) and ``finn_cnv_pareto.png``: CIFAR-10 accuracy against LUT, the accuracy read from the training
+benchmark ``benchmarks/accuracy_sweep.py --dataset cifar10`` (``--accuracy``; its rows carry a
+``finn_config`` naming these configs). Configs without an accuracy are listed as missing in the JSON.
 
-ABC weights here are untrained (estimates depend on shapes and bit widths, not on values). ABC's
-coefficients are set to integer multiples of one scale per layer, the form a hardware-aware training
-constraint produces (DESIGN.md 1.3); with free float coefficients the bitwise mapping keeps FLOAT32
-Mul/Add layers in the accelerator, which FINN estimates as 0 LUT (so totals are lower bounds).
+ABC weights here are untrained (estimates depend on shapes and bit widths, not on values): full-width
+CNV from ``brevitas_abc.models`` with every layer but the last ABC. ABC's branch coefficients are injected
+into the exported graph as integer multiples of one scale (``tests/finn_flow/abc_models.py``
+``export_with_integer_coefficients``), the form a hardware-aware training constraint produces (DESIGN.md
+1.3); with free float coefficients the bitwise mapping keeps FLOAT32 Mul/Add layers in the accelerator,
+which FINN estimates as 0 LUT (so totals are lower bounds). The accuracy sweep trains a narrower CNV
+(``local_cnv``, width in its JSON), so the Pareto plot pairs the LUT of full-width CNV with the accuracy
+of the budget-trained one: compare orderings, not values.
 
 Usage::
 
-    python benchmarks/finn_cnv_estimates.py --out outputs/finn_cnv --target-fps 1000 \\
-        [--configs w1a1 abc11 ...] [--accuracy outputs/train_bench.json]
+    python benchmarks/finn_cnv_estimates.py [--target-fps 1000] [--images 20] [--configs w1a1 abc11_fused ...]
 """
 
 from __future__ import annotations
@@ -57,26 +62,20 @@ def stock_cnv(name: str) -> torch.nn.Module:
     return model.eval()
 
 
+COEFFICIENTS = ("untrained ABC weights; branch coefficients injected as random integers 1..3 times one scale "
+                "(tests/finn_flow/abc_models.py export_with_integer_coefficients, seed 0)")
+
+
 def abc_cnv_qonnx(m: int, n: int, path: Path, example: np.ndarray) -> Path:
-    from brevitas_abc import ABCConfig, export_qonnx, swap
+    from brevitas_abc import ABCConfig, swap
     from brevitas_abc.models.registry import create_model
-    from qonnx.core.modelwrapper import ModelWrapper
+    from tests.finn_flow.abc_models import export_with_integer_coefficients
 
     torch.manual_seed(0)
     model = create_model("cnv")
     swap(model, ABCConfig(num_weight_bases=m, num_act_bases=n, keep_first=False, keep_last=True), verbose=False)
     model.eval()
-    export_qonnx(model, torch.from_numpy(example.astype(np.float32) / 255), path)
-    wrapper = ModelWrapper(str(path))
-    rng = np.random.default_rng(0)
-    for node in wrapper.graph.node:  # integer-multiple branch coefficients (see the module docstring)
-        producer = wrapper.find_producer(node.input[0])
-        is_branch = node.op_type == "Mul" and producer is not None and producer.op_type in ("Conv", "MatMul", "Gemm")
-        c = wrapper.get_initializer(node.input[1]) if is_branch else None
-        if c is not None and c.size > 1:
-            wrapper.set_initializer(node.input[1], (rng.integers(1, 4, c.shape) * 0.01).astype(np.float32))
-    wrapper.save(str(path))
-    return path
+    return export_with_integer_coefficients(model, example.astype(np.float32) / 255, path, seed=0)
 
 
 def run(config: str, out: Path, images: np.ndarray, target_fps: int, board: str, verify: bool = True) -> dict:
@@ -108,8 +107,21 @@ def run(config: str, out: Path, images: np.ndarray, target_fps: int, board: str,
     return row
 
 
-def write_outputs(rows: list[dict], out: Path, accuracy: dict | None) -> None:
-    (out / "finn_cnv_estimates.json").write_text(json.dumps(rows, indent=2))
+def read_accuracy(path: Path) -> tuple[dict, str | None]:
+    """``{finn config: top1}`` from the accuracy sweep's JSON (rows with ``finn_config``), and its command."""
+    if not path.is_file():
+        return {}, None
+    data = json.loads(path.read_text())
+    if isinstance(data, dict) and "rows" in data:
+        return {r["finn_config"]: r["top1"] for r in data["rows"] if r.get("finn_config")}, data.get("command")
+    return {k: float(v) for k, v in data.items()}, None  # the older plain {config: top1} form
+
+
+def write_outputs(rows: list[dict], out: Path, accuracy: dict | None, meta: dict | None = None) -> None:
+    meta = dict(meta or {})
+    if accuracy is not None:
+        meta["accuracy_missing_for"] = sorted({r["config"].split("_")[0] for r in rows} - set(accuracy))
+    (out / "finn_cnv_estimates.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
     lines = ["| config | mapping | FPS | LUT | BRAM36 | DSP | float tensors in accelerator | verified | note |",
              "|---|---|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
@@ -131,31 +143,43 @@ def write_outputs(rows: list[dict], out: Path, accuracy: dict | None) -> None:
             if "error" not in r and r["config"].split("_")[0] in accuracy:
                 ax.scatter(r["lut"], accuracy[r["config"].split("_")[0]])
                 ax.annotate(r["config"], (r["lut"], accuracy[r["config"].split("_")[0]]), fontsize=7)
-        ax.set_xlabel("LUT (FINN estimate)")
-        ax.set_ylabel("CIFAR-10 top-1 (training benchmark)")
+        ax.set_xscale("log")
+        ax.set_xlabel("LUT (FINN estimate, full-width CNV)")
+        ax.set_ylabel("CIFAR-10 top-1 % (accuracy_sweep)")
         fig.tight_layout()
         fig.savefig(out / "finn_cnv_pareto.png", dpi=100)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="outputs/finn_cnv")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "finn_cnv_estimates"))
     parser.add_argument("--target-fps", type=int, default=1000)
     parser.add_argument("--board", default="Pynq-Z1")
     parser.add_argument("--images", type=int, default=20,
                         help="real CIFAR-10 test images to verify on (0: estimates only, no verification)")
     default = list(STOCK) + [f"{a}_{m}" for a in ABC for m in ("bitwise", "fused")]
     parser.add_argument("--configs", nargs="+", default=default, choices=default)
-    parser.add_argument("--accuracy", default=None, help="JSON {config: top1} from the training benchmark")
+    parser.add_argument("--accuracy", default=str(Path(__file__).resolve().parent / "results" / "accuracy_cifar10" /
+                                                  "results.json"),
+                        help="the accuracy sweep's CIFAR-10 results.json (or a JSON {config: top1})")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     images = cifar_test_images(max(args.images, 1))
+    accuracy, accuracy_command = read_accuracy(Path(args.accuracy))
+    root = Path(__file__).resolve().parents[1]
+    script = Path(__file__).resolve().relative_to(root)
+    meta = {"benchmark": "finn_cnv_estimates",
+            "command": "python " + " ".join([str(script), *(sys.argv[1:] if argv is None else argv)]),
+            "data": f"CIFAR-10 test images for verification ({args.images}; real, JPEG copy); no training",
+            "epochs": None, "seed": 0, "board": args.board, "target_fps": args.target_fps,
+            "coefficients": COEFFICIENTS, "accuracy_from": accuracy_command,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     rows = []
     for config in args.configs:
         rows.append(run(config, out, images, args.target_fps, args.board, verify=args.images > 0))
-        print(json.dumps(rows[-1]))
-        write_outputs(rows, out, json.loads(Path(args.accuracy).read_text()) if args.accuracy else None)
+        print(json.dumps(rows[-1]), flush=True)
+        write_outputs(rows, out, accuracy, meta)
     return 0
 
 

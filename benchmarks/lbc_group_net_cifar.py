@@ -13,6 +13,9 @@ full = 20,000 images, 2 epochs, DenseNet depth 16, ResNet width 16 (~30 minutes 
 
     python benchmarks/lbc_group_net_cifar.py --budget quick --threads 1
 
+Variants can run in separate processes (``--variants "Group-Net K=4" --out other``) and be merged:
+``--merge benchmarks/results/lbc_group_net_cifar other`` (the JSON keeps every source command).
+
 Writes ``benchmarks/results/lbc_group_net_cifar/results.json``, ``table.md`` and ``lbc_group_net.png``.
 """
 from __future__ import annotations
@@ -87,7 +90,11 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "lbc_group_net_cifar")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="train nothing: merge the results.json of these folders (same budget) into --out")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     torch.set_num_threads(args.threads)
     budget = dict(BUDGETS[args.budget])
     if args.train_subset is not None:
@@ -110,6 +117,24 @@ def main(argv=None) -> list[dict]:
         meta["train_images"] = result["train_images"]
         print(rows[-1], flush=True)
         write_outputs(rows, meta, args.out)
+    return rows
+
+
+def merge(folders: list[Path], out: Path) -> list[dict]:
+    """One results.json from several runs of the same budget, rows in ``specs()`` order."""
+    import json
+
+    runs = [json.loads((folder / "results.json").read_text()) for folder in folders]
+    for key in ("budget", "epochs", "seed", "densenet_depth", "resnet_width", "train_images"):
+        if len({str(run.get(key)) for run in runs}) > 1:
+            raise ValueError(f"cannot merge runs with different {key}: {[run.get(key) for run in runs]}")
+    by_name = {row["variant"]: row for run in runs for row in run["rows"]}
+    rows = [by_name[s["variant"]] for s in specs() if s["variant"] in by_name]
+    meta = {k: v for k, v in runs[0].items() if k != "rows"}
+    meta["command"] = " && ".join(run["command"] for run in runs) + " && (merged with --merge)"
+    meta["date"] = ", ".join(run.get("date", "?") for run in runs)
+    out.mkdir(parents=True, exist_ok=True)
+    write_outputs(rows, meta, out)
     return rows
 
 
