@@ -26,10 +26,11 @@ def _reaches_hw(model: ModelWrapper, node, downstream: bool) -> bool:
             else [p for i in cur.input if i and (p := model.find_producer(i)) is not None]
         )
         for n in nxt:
-            if id(n) in seen:
+            key = n.name or tuple(n.output)  # protobuf wrappers are re-created: id() is not stable
+            if key in seen:
                 continue
-            seen.add(id(n))
-            if is_hw_node(n):
+            seen.add(key)
+            if is_hw_node(n) or n.op_type == "StreamingDataflowPartition":
                 return True
             stack.append(n)
     return False
@@ -41,10 +42,7 @@ def host_nodes(model: ModelWrapper) -> list[dict]:
     for node in model.graph.node:
         if is_hw_node(node) or node.op_type == "StreamingDataflowPartition":
             continue
-        before = _reaches_hw(model, node, downstream=False) or any(
-            p is not None and p.op_type == "StreamingDataflowPartition"
-            for p in (model.find_producer(i) for i in node.input if i)
-        )
+        before = _reaches_hw(model, node, downstream=False)
         out.append({
             "name": node.name,
             "op_type": node.op_type,

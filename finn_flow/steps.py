@@ -35,6 +35,7 @@ from finn_flow.transformations import (
     MoveMaxPoolPastMultiThreshold,
     MoveReluPastReshape,
     RevertFloatBoundaryLayersToONNX,
+    RevertTrivialShuffleToReshape,
 )
 from finn_flow.verify import verify_stage
 
@@ -161,7 +162,10 @@ def step_verify_streamlined(model: ModelWrapper, cfg) -> ModelWrapper:
 
 
 def step_revert_float_boundary_layers(model: ModelWrapper, cfg) -> ModelWrapper:
-    """Send float layers at the graph's edges (output de-quantisation) back to the host."""
+    """Send float layers at the graph's edges (output de-quantisation) back to the host, and a final
+    layout change that is only a reshape (:class:`RevertTrivialShuffleToReshape`) with them."""
+    model = model.transform(RevertFloatBoundaryLayersToONNX())
+    model = model.transform(RevertTrivialShuffleToReshape())
     return model.transform(RevertFloatBoundaryLayersToONNX())
 
 

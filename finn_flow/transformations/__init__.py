@@ -18,6 +18,7 @@ from finn_flow.transformations.fuse_weight_bases import FuseBinaryBasesIntoInteg
 from finn_flow.transformations.insert_input_scaling import InsertIntegerInputScaling
 from finn_flow.transformations.move_maxpool_past_thresholds import MoveMaxPoolPastMultiThreshold
 from finn_flow.transformations.revert_float_boundary import RevertFloatBoundaryLayersToONNX
+from finn_flow.transformations.revert_trivial_shuffle import RevertTrivialShuffleToReshape
 from finn_flow.transformations.specialized_to_generic import ConvertSpecializedToGenericLayers
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "MoveMaxPoolPastMultiThreshold",
     "MoveReluPastReshape",
     "RevertFloatBoundaryLayersToONNX",
+    "RevertTrivialShuffleToReshape",
 ]
