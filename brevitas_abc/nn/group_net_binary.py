@@ -81,11 +81,15 @@ class BinaryConv2d(nn.Conv2d):
         a = clipped_sign_ste(x + self.act_threshold.view(1, -1, 1, 1))
         return F.pad(a, self._pads(), value=1.0) if any(self._pads()) else a
 
+    def binary_op(self, x: Tensor) -> Tensor:
+        """``Conv(sign(W), pad_{+1}(sign(x + t)))``: the unscaled, integer-valued +-1 convolution."""
+        return F.conv2d(self.binarize_input(x), sign_ste(self.weight), None, self.stride, 0, self.dilation,
+                        self.groups)
+
     def forward(self, x: Tensor) -> Tensor:
         # alpha is applied AFTER the +-1 convolution (as in the export form): the integer-valued sum is exact,
         # so a sum that is 0 stays exactly 0 and the next sign takes the same decision in PyTorch and QONNX.
-        out = F.conv2d(self.binarize_input(x), sign_ste(self.weight), None, self.stride, 0, self.dilation, self.groups)
-        out = out * channel_scale(self.weight).view(1, -1, 1, 1)
+        out = self.binary_op(x) * channel_scale(self.weight).view(1, -1, 1, 1)
         return out if self.bias is None else out + self.bias.view(1, -1, 1, 1)
 
     @classmethod
@@ -102,18 +106,24 @@ class BinaryConv2d(nn.Conv2d):
         return layer.to(conv.weight.device)
 
     @torch.no_grad()
+    def binary_op_export_form(self) -> nn.Sequential:
+        """``binary_op`` in stock Brevitas: ``Add(t) -> BipolarQuant [-> Pad(+1)] -> Conv(BipolarQuant(sign W))``."""
+        modules = [AddConstant(self.act_threshold.detach().view(1, -1, 1, 1)),
+                   QuantIdentity(act_quant=SignedBinaryActPerTensorConst)]
+        if any(self._pads()):
+            modules.append(nn.ConstantPad2d(self._pads(), 1.0))
+        modules.append(binary_weight_layer(self, torch.where(self.weight >= 0, 1.0, -1.0), 0))
+        return nn.Sequential(*modules)
+
+    @torch.no_grad()
     def to_export_form(self, extra_scale: Tensor | None = None) -> nn.Sequential:
         """Stock-Brevitas form; ``extra_scale`` (a branch's lambda) multiplies the output last.
 
         The constants are applied in the forward's order (``Mul(alpha)``, ``Add(bias)``, ``Mul(lambda)``), not
         folded, so every float rounding matches and the next sign decides identically.
         """
-        modules = [AddConstant(self.act_threshold.detach().view(1, -1, 1, 1)),
-                   QuantIdentity(act_quant=SignedBinaryActPerTensorConst)]
-        if any(self._pads()):
-            modules.append(nn.ConstantPad2d(self._pads(), 1.0))
-        modules += [binary_weight_layer(self, torch.where(self.weight >= 0, 1.0, -1.0), 0),
-                    MulConstant(channel_shaped(channel_scale(self.weight), True))]
+        modules = list(self.binary_op_export_form())
+        modules.append(MulConstant(channel_shaped(channel_scale(self.weight), True)))
         if self.bias is not None:
             modules.append(AddConstant(channel_shaped(self.bias.detach(), True)))
         if extra_scale is not None:
@@ -150,8 +160,12 @@ class BinaryLinear(nn.Linear):
     def binarize_input(self, x: Tensor) -> Tensor:
         return clipped_sign_ste(x + self.act_threshold)
 
+    def binary_op(self, x: Tensor) -> Tensor:
+        """``sign(W) sign(x + t)``: the unscaled, integer-valued +-1 product."""
+        return F.linear(self.binarize_input(x), sign_ste(self.weight))
+
     def forward(self, x: Tensor) -> Tensor:
-        out = F.linear(self.binarize_input(x), sign_ste(self.weight)) * channel_scale(self.weight)
+        out = self.binary_op(x) * channel_scale(self.weight)
         return out if self.bias is None else out + self.bias
 
     @classmethod
@@ -164,12 +178,17 @@ class BinaryLinear(nn.Linear):
         return layer.to(linear.weight.device)
 
     @torch.no_grad()
+    def binary_op_export_form(self) -> nn.Sequential:
+        """``binary_op`` in stock Brevitas: ``Add(t) -> BipolarQuant -> MatMul(BipolarQuant(sign W))``."""
+        return nn.Sequential(AddConstant(self.act_threshold.detach().view(1, -1)),
+                             QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+                             binary_weight_layer(self, torch.where(self.weight >= 0, 1.0, -1.0), None))
+
+    @torch.no_grad()
     def to_export_form(self, extra_scale: Tensor | None = None) -> nn.Sequential:
         """``Add(t) -> BipolarQuant -> MatMul(BipolarQuant(sign W)) -> Mul(alpha) [-> Add(b)] [-> Mul(lambda)]``."""
-        modules = [AddConstant(self.act_threshold.detach().view(1, -1)),
-                   QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
-                   binary_weight_layer(self, torch.where(self.weight >= 0, 1.0, -1.0), None),
-                   MulConstant(channel_shaped(channel_scale(self.weight), False))]
+        modules = list(self.binary_op_export_form())
+        modules.append(MulConstant(channel_shaped(channel_scale(self.weight), False)))
         if self.bias is not None:
             modules.append(AddConstant(channel_shaped(self.bias.detach(), False)))
         if extra_scale is not None:

@@ -16,8 +16,15 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
-from brevitas_abc.nn.constant_ops import AddConstant, channel_shaped
-from brevitas_abc.nn.group_net_binary import BinaryConv2d, BinaryLinear, check_num_bases, residual_binary_weights
+from brevitas_abc.nn.constant_ops import AddConstant, MulConstant, channel_shaped
+from brevitas_abc.nn.group_net_binary import (
+    BinaryConv2d,
+    BinaryLinear,
+    channel_scale,
+    check_num_bases,
+    residual_binary_weights,
+)
+from brevitas_abc.nn.group_net_integer import check_branch_scale_bits, integer_multiples
 
 
 class BranchSum(nn.Module):
@@ -36,27 +43,50 @@ class BranchSum(nn.Module):
 
 
 class _ScaledBranches(nn.Module):
-    """K ``BinaryConv2d`` / ``BinaryLinear`` branches, learned ``lambda_k`` (init 1) and an optional float bias."""
+    """K ``BinaryConv2d`` / ``BinaryLinear`` branches, learned ``lambda_k`` (init 1) and an optional float bias.
+
+    ``y = sum_k c_k * P_k(x) + b`` with ``P_k = branch_k.binary_op`` (the unscaled +-1 op) and per-output-channel
+    coefficients ``c_kc = lambda_k alpha_kc`` (``alpha_k`` the branch's XNOR scale), or their projection onto
+    integer multiples of one scale per channel when ``branch_scale_bits`` is set (``group_net_integer``).
+    Exports as ``sum_k Mul(c_k) <- P_k`` (one constant per branch), which is what ``finn_flow`` maps to xnor
+    MVAUs summed with integer weights.
+    """
 
     _is_conv = True
 
-    def _init_branches(self, branches: list[BinaryConv2d], bias: bool, out_channels: int) -> None:
+    def _init_branches(self, branches: list[BinaryConv2d], bias: bool, out_channels: int,
+                       branch_scale_bits: int | None = None) -> None:
         self.branches = nn.ModuleList(branches)
         self.scales = nn.Parameter(torch.ones(len(branches)))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.branch_scale_bits = check_branch_scale_bits(branch_scale_bits)
 
     @property
     def num_bases(self) -> int:
         return len(self.branches)
 
+    def branch_coefficients(self) -> Tensor:
+        """``c [K, C]``: ``lambda_k alpha_kc``, projected to integer multiples if ``branch_scale_bits`` is set."""
+        alphas = torch.stack([channel_scale(branch.weight) for branch in self.branches])
+        coefficients = self.scales.view(-1, 1) * alphas
+        if self.branch_scale_bits is None:
+            return coefficients
+        return integer_multiples(coefficients, self.branch_scale_bits)
+
     def forward(self, x: Tensor) -> Tensor:
-        out = sum(scale * branch(x) for scale, branch in zip(self.scales, self.branches))
+        coefficients = self.branch_coefficients()
+        out = None
+        for branch, c in zip(self.branches, coefficients):
+            term = branch.binary_op(x) * channel_shaped(c, self._is_conv)
+            out = term if out is None else out + term
         return out if self.bias is None else out + channel_shaped(self.bias, self._is_conv)
 
     @torch.no_grad()
     def to_export_form(self) -> BranchSum:
-        return BranchSum([b.to_export_form(extra_scale=s) for b, s in zip(self.branches, self.scales)], self.bias,
-                         self._is_conv)
+        coefficients = self.branch_coefficients()
+        return BranchSum([nn.Sequential(*branch.binary_op_export_form(),
+                                        MulConstant(channel_shaped(c, self._is_conv)))
+                          for branch, c in zip(self.branches, coefficients)], self.bias, self._is_conv)
 
     def summary_counts(self):
         from brevitas_abc.summary import LayerCounts, layer_counts
@@ -78,6 +108,9 @@ class GroupNetConv2d(_ScaledBranches):
     Args:
         in_channels, out_channels, kernel_size, stride, padding, dilation, bias: as ``nn.Conv2d``.
         num_bases: K >= 1 binary branches.
+        branch_scale_bits: None (free float ``lambda_k alpha_kc``) or b in 1..6: the branch coefficients are
+            trained and exported as b-bit integer multiples of one scale per output channel, which FINN builds
+            as integer arithmetic (``group_net_integer``).
 
     >>> layer = GroupNetConv2d(4, 8, 3, padding=1, num_bases=3)
     >>> layer(torch.randn(2, 4, 5, 5)).shape, layer.num_bases
@@ -85,24 +118,25 @@ class GroupNetConv2d(_ScaledBranches):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 bias: bool = False, *, num_bases: int = 4):
+                 bias: bool = False, *, num_bases: int = 4, branch_scale_bits: int | None = None):
         super().__init__()
         check_num_bases(num_bases)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation = _pair(padding), _pair(dilation)
         self._init_branches([BinaryConv2d(in_channels, out_channels, kernel_size, stride, padding, dilation)
-                             for _ in range(num_bases)], bias, out_channels)
+                             for _ in range(num_bases)], bias, out_channels, branch_scale_bits)
 
     @classmethod
-    def from_float(cls, conv: nn.Conv2d, num_bases: int = 4) -> "GroupNetConv2d":
+    def from_float(cls, conv: nn.Conv2d, num_bases: int = 4,
+                   branch_scale_bits: int | None = None) -> "GroupNetConv2d":
         """K branches initialised with ``residual_binary_weights`` (their sum approximates the float weight
         greedily) and the float bias."""
         if conv.groups != 1 or isinstance(conv.padding, str):
             raise ValueError(f"groups={conv.groups}, padding={conv.padding!r} is not allowed for GroupNetConv2d: "
                              "expected groups=1 and int padding")
         layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                    conv.dilation, conv.bias is not None, num_bases=num_bases)
+                    conv.dilation, conv.bias is not None, num_bases=num_bases, branch_scale_bits=branch_scale_bits)
         with torch.no_grad():
             for branch, weight in zip(layer.branches, residual_binary_weights(conv.weight, num_bases)):
                 branch.weight.copy_(weight)
@@ -121,15 +155,19 @@ class GroupNetLinear(_ScaledBranches):
 
     _is_conv = False
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = False, *, num_bases: int = 4):
+    def __init__(self, in_features: int, out_features: int, bias: bool = False, *, num_bases: int = 4,
+                 branch_scale_bits: int | None = None):
         super().__init__()
         check_num_bases(num_bases)
         self.in_features, self.out_features = in_features, out_features
-        self._init_branches([BinaryLinear(in_features, out_features) for _ in range(num_bases)], bias, out_features)
+        self._init_branches([BinaryLinear(in_features, out_features) for _ in range(num_bases)], bias, out_features,
+                            branch_scale_bits)
 
     @classmethod
-    def from_float(cls, linear: nn.Linear, num_bases: int = 4) -> "GroupNetLinear":
-        layer = cls(linear.in_features, linear.out_features, linear.bias is not None, num_bases=num_bases)
+    def from_float(cls, linear: nn.Linear, num_bases: int = 4,
+                   branch_scale_bits: int | None = None) -> "GroupNetLinear":
+        layer = cls(linear.in_features, linear.out_features, linear.bias is not None, num_bases=num_bases,
+                    branch_scale_bits=branch_scale_bits)
         with torch.no_grad():
             for branch, weight in zip(layer.branches, residual_binary_weights(linear.weight, num_bases)):
                 branch.weight.copy_(weight)
@@ -146,7 +184,8 @@ class BinaryParallelAtrousConv2d(_ScaledBranches):
     torch.Size([1, 4, 9, 9])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, rates=(1, 2, 4, 8), bias: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, rates=(1, 2, 4, 8), bias: bool = False,
+                 branch_scale_bits: int | None = None):
         super().__init__()
         rates = tuple(rates)
         if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
@@ -154,4 +193,4 @@ class BinaryParallelAtrousConv2d(_ScaledBranches):
                              "(one dilation rate per binary branch)")
         self.in_channels, self.out_channels, self.rates = in_channels, out_channels, rates
         self._init_branches([BinaryConv2d(in_channels, out_channels, 3, padding=r, dilation=r) for r in rates],
-                            bias, out_channels)
+                            bias, out_channels, branch_scale_bits)

@@ -14,6 +14,7 @@
 from dataclasses import dataclass
 
 from brevitas_abc.nn.group_net_binary import check_num_bases
+from brevitas_abc.nn.group_net_integer import check_branch_scale_bits
 
 MODES = ("layer", "block", "group")
 
@@ -29,6 +30,9 @@ class GroupNetConfig:
         gate_init: initial gate value in (0, 1).
         keep_first: keep the first candidate float (default: True in "layer" mode, the stem conv; else False).
         keep_last: keep the last candidate float (default: True in "layer" mode, the classifier; else False).
+        branch_scale_bits: "layer" mode only: None (free float branch scales) or b in 1..6, the branch
+            coefficients ``lambda_k alpha_kc`` trained as b-bit integer multiples of one scale per output channel,
+            the form FINN builds integer-only (see ``brevitas_abc.nn.group_net_integer``).
 
     >>> type(GroupNetConfig(num_bases=3, mode="block")).__name__
     'GroupNetBlockConfig'
@@ -44,6 +48,7 @@ class GroupNetConfig:
     gate_init: float = 0.5
     keep_first: bool | None = None
     keep_last: bool | None = None
+    branch_scale_bits: int | None = None
 
     def __new__(cls, *args, **kwargs):
         mode = kwargs.get("mode", args[1] if len(args) > 1 else cls._default_mode())
@@ -60,6 +65,10 @@ class GroupNetConfig:
 
     def __post_init__(self):
         check_num_bases(self.num_bases)
+        check_branch_scale_bits(self.branch_scale_bits)
+        if self.branch_scale_bits is not None and self.mode != "layer":
+            raise ValueError(f"branch_scale_bits={self.branch_scale_bits!r} is not allowed with mode={self.mode!r}: "
+                             "expected mode='layer' (integer branch coefficients of GroupNetConv2d/GroupNetLinear)")
         if not isinstance(self.gate_init, (int, float)) or not 0.0 < self.gate_init < 1.0:
             raise ValueError(f"gate_init={self.gate_init!r} is not allowed: expected a float in (0, 1)")
         for name in ("keep_first", "keep_last"):

@@ -41,8 +41,8 @@ def _check_finite(module: nn.Module) -> None:
 def layer_replace(module: nn.Module, config: GroupNetLayerConfig) -> nn.Module:
     _check_finite(module)
     if type(module) is nn.Linear:
-        return GroupNetLinear.from_float(module, config.num_bases)
-    return GroupNetConv2d.from_float(module, config.num_bases)
+        return GroupNetLinear.from_float(module, config.num_bases, config.branch_scale_bits)
+    return GroupNetConv2d.from_float(module, config.num_bases, config.branch_scale_bits)
 
 
 def block_replace(module: nn.Module, config: GroupNetBlockConfig) -> nn.Module:

@@ -10,7 +10,9 @@ only depends on ``y``:
     Relu(y) + c >= t  is always true             if t - c <= 0   (Relu(y) >= 0)
 
 so ``MultiThreshold(Relu(y) + c; t) = MultiThreshold(y; t')`` with ``t' = t - c`` where positive and a
-threshold below every reachable value otherwise. Exact; the Relu and the Add disappear.
+threshold below every reachable value otherwise. ``c`` may be a scalar (ABC's shifts) or one value per
+channel (Group-Net's per-input-channel sign thresholds); then ``t'`` is per channel. Exact; the Relu and the
+Add disappear.
 """
 
 from __future__ import annotations
@@ -22,23 +24,35 @@ from qonnx.transformation.base import Transformation
 ALWAYS_TRUE = np.float32(-(2.0 ** 30))
 
 
+def _channel_constant(model: ModelWrapper, add) -> np.ndarray | None:
+    """The Add's constant as ``[1]`` (scalar) or ``[C]`` (one per channel, axis 1), else None."""
+    const = model.get_initializer(add.input[1])
+    if const is None or model.get_initializer(add.input[0]) is not None:
+        return None
+    if const.size == 1:
+        return const.reshape(1).astype(np.float32)
+    shape = model.get_tensor_shape(add.input[0])
+    if shape is None or len(shape) < 2 or const.size != shape[1] or const.ndim > len(shape) \
+            or const.shape[const.ndim - len(shape) + 1] != shape[1]:
+        return None  # not a per-channel (axis 1) constant
+    return const.reshape(-1).astype(np.float32)
+
+
 def _threshold_chain(model: ModelWrapper, consumer):
-    """``(add_or_None, multithreshold, c)`` if consumer is MT or scalar Add(c) -> MT, else None."""
+    """``(add_or_None, multithreshold, c)`` if consumer is MT or Add(c) -> MT (c scalar or per channel)."""
     if consumer.op_type == "MultiThreshold":
-        return None, consumer, 0.0
+        return None, consumer, np.zeros(1, dtype=np.float32)
     if consumer.op_type != "Add":
         return None
-    const = model.get_initializer(consumer.input[1])
-    if const is None or const.size != 1 or model.get_initializer(consumer.input[0]) is not None:
-        return None
+    const = _channel_constant(model, consumer)
     nxt = model.find_consumers(consumer.output[0])
-    if len(nxt) != 1 or nxt[0].op_type != "MultiThreshold":
+    if const is None or len(nxt) != 1 or nxt[0].op_type != "MultiThreshold":
         return None
-    return consumer, nxt[0], float(const.reshape(-1)[0])
+    return consumer, nxt[0], const
 
 
 class AbsorbReluIntoMultiThreshold(Transformation):
-    """Remove a Relu all of whose consumers are (scalar Add ->) MultiThreshold; adjust thresholds."""
+    """Remove a Relu all of whose consumers are (Add(c) ->) MultiThreshold; adjust thresholds."""
 
     def apply(self, model: ModelWrapper):
         for relu in model.get_nodes_by_op_type("Relu"):
@@ -49,8 +63,8 @@ class AbsorbReluIntoMultiThreshold(Transformation):
             if any(ch is None for ch in chains):
                 continue
             for add, mt, c in chains:
-                thr = model.get_initializer(mt.input[1]).astype(np.float32)
-                shifted = thr - np.float32(c)
+                thr = model.get_initializer(mt.input[1]).astype(np.float32)  # [1 or C, T]
+                shifted = thr - c.reshape(-1, 1)  # per-channel c gives per-channel thresholds [C, T]
                 new_thr = np.where(shifted > 0, shifted, ALWAYS_TRUE).astype(np.float32)
                 thr_name = model.make_new_valueinfo_name()  # thresholds may be shared: use a new one
                 model.set_initializer(thr_name, new_thr)

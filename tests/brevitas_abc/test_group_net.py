@@ -225,3 +225,21 @@ def test_group_net_with_gates_learns_on_real_cifar(cifar):
         losses.append(loss.item())
     assert losses[-1] < 0.6 * losses[0]  # measured: 2.29 -> 1.15 in 20 steps
     assert model.layer1.gate_logits.grad is not None
+
+
+def test_integer_branch_scales_train_and_export_exactly(tmp_path, cifar):
+    torch.manual_seed(0)
+    layer = GroupNetConv2d(3, 6, 3, padding=1, num_bases=3, branch_scale_bits=2)
+    with torch.no_grad():
+        layer.scales.copy_(torch.tensor([1.3, 0.7, 0.45]))
+    coefficients = layer.branch_coefficients()
+    q = coefficients / (coefficients.abs().amax(0) / 3)
+    assert torch.equal(q, q.round()) and q.abs().max() <= 3  # q_kc * s_c, |q| <= 2^2 - 1
+    layer(cifar[:4]).square().mean().backward()
+    assert layer.scales.grad is not None and layer.scales.grad.abs().sum() > 0  # STE: lambda keeps learning
+    report = export_qonnx(layer.eval(), cifar[:4], tmp_path / "integer_branches.onnx")
+    assert report.max_abs_diff == 0.0
+    with pytest.raises(ValueError, match="branch_scale_bits=2 is not allowed with mode='block'"):
+        GroupNetConfig(num_bases=2, mode="block", branch_scale_bits=2)
+    with pytest.raises(ValueError, match=r"branch_scale_bits=9 is not allowed: expected None .* \[1, 6\]"):
+        GroupNetConv2d(3, 6, 3, num_bases=2, branch_scale_bits=9)

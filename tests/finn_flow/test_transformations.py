@@ -162,3 +162,17 @@ def test_abc_branch_mappings_are_exact(transform):
 def test_abc_mapping_names_the_layer_when_coefficients_are_free_floats():
     with pytest.raises(ValueError, match="not integer multiples"):
         _abc_layer(integer=False).transform(ExtractIntegerBranchScales(strict=True))
+
+
+def test_absorb_relu_into_per_channel_thresholds_is_exact():
+    # Group-Net: sign(Relu(y) + t_c) with one threshold t_c per channel
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", "c"], ["a"]),
+             _mt("a", "t", "y")]
+    c = np.array([[-0.3, 0.2, -0.05]])
+    model = _model(nodes, [_vi("x", [1, 3])], [_vi("y", [1, 3])], {"c": c, "t": [[0.1]]})
+    rewritten = model.transform(AbsorbReluIntoMultiThreshold())
+    assert not rewritten.get_nodes_by_op_type("Relu") and not rewritten.get_nodes_by_op_type("Add")
+    assert rewritten.get_initializer(rewritten.graph.node[0].input[1]).shape == (3, 1)
+    for row in ([-2.0, -0.1, 0.0], [0.39, -0.1, 0.2], [0.41, 0.0, 0.149], [0.5, 1.0, 0.151]):
+        x = np.array([row], dtype=np.float32)
+        np.testing.assert_array_equal(_run(rewritten, x), _run(model, x))
