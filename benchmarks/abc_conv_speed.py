@@ -67,7 +67,11 @@ def main(argv=None) -> dict:
     for m, n in ((3, 3), (5, 5)):
         abc, ref = rows[f"ABCConv2d ({m},{n}) eager"], rows[f"M*N-branch reference ({m},{n})"]
         print(f"({m},{n}): reference / ABC eager = {ref / abc:.1f}x")
-    result = {"shape": SHAPE, "threads": args.threads, "repeats": args.repeats,
+    import sys
+
+    command = "python benchmarks/abc_conv_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    result = {"command": command.strip(), "data": "random tensors (torch.randn, timing only)", "epochs": None,
+              "seed": 0, "shape": SHAPE, "threads": args.threads, "repeats": args.repeats,
               "seconds": rows, "ratio_to_float": {name: s / base for name, s in rows.items()},
               "goal": "ABCConv2d <= 1.5x float nn.Conv2d"}
     args.out.parent.mkdir(parents=True, exist_ok=True)

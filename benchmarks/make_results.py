@@ -360,7 +360,8 @@ def section_speed(results: Path, figures: Path) -> str:
     fig.savefig(figures / "abc_conv_speed.png", dpi=110)
     plt.close(fig)
     out.append("![step time ratios](figures/abc_conv_speed.png)\n")
-    out.append(provenance({"data": "random tensors (timing only)", "epochs": "n/a", "seed": data.get("seed", "n/a"),
+    out.append(provenance({"data": data.get("data", "random tensors (timing only)"), "epochs": "n/a",
+                           "seed": data.get("seed", "0 (torch.manual_seed(0) in the script)"),
                            "command": data.get("command", "python benchmarks/abc_conv_speed.py "
                                                f"--repeats {data.get('repeats')} --threads {data.get('threads')}")})
                + "\n")
