@@ -1,5 +1,7 @@
-"""Small ABC-Net models for the FINN tests, exported with brevitas_abc, optionally with integer
-coefficients (what a hardware-aware training constraint would produce)."""
+"""Small ABC-Net models for the FINN tests: trained on real MNIST with integer coefficients
+(``coefficient_bits``, the hardware-aware training constraint), or untrained with integer coefficients
+injected into the exported graph (``export_with_integer_coefficients``, for layer families without the
+training option)."""
 
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ def abc_cnv() -> nn.Module:
         nn.Flatten(), nn.Linear(16, 10, bias=False))
 
 
-def swapped(factory, seed: int = 0, keep_last: bool = False) -> nn.Module:
-    """``factory()`` with ABC (M=2, N=2) layers; ``keep_last`` keeps the last layer float (on the host)."""
+def swapped(factory, seed: int = 0, keep_last: bool = False, coefficient_bits: int | None = None) -> nn.Module:
+    """``factory()`` with ABC (M=2, N=2) layers; ``keep_last`` keeps the last layer float (on the host);
+    ``coefficient_bits`` (2, 3, 4) constrains alpha/beta to integers times power-of-two scales."""
     from brevitas_abc import ABCConfig, swap
 
     torch.manual_seed(seed)
@@ -39,7 +42,7 @@ def swapped(factory, seed: int = 0, keep_last: bool = False) -> nn.Module:
     # pixel level k/255 (a threshold exactly on one is a float-rounding tie); the N=2 paper
     # preset (-1.5, +1.5) gives H_1 + H_2 = 0 on such inputs, i.e. a network whose output is always 0
     swap(model, ABCConfig(num_weight_bases=2, num_act_bases=2, act_shifts=(-0.31, 0.21), keep_first=False,
-                          keep_last=keep_last), verbose=False)
+                          keep_last=keep_last, coefficient_bits=coefficient_bits), verbose=False)
     generator = torch.Generator().manual_seed(seed)
     for module in model.modules():
         if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -47,6 +50,30 @@ def swapped(factory, seed: int = 0, keep_last: bool = False) -> nn.Module:
             module.running_mean.copy_(torch.rand(n, generator=generator) - 0.5)
             module.running_var.copy_(0.5 + torch.rand(n, generator=generator))
     return model.eval()
+
+
+def train_on_mnist(model: nn.Module, steps: int = 300, batch_size: int = 64, lr: float = 3e-3,
+                   seed: int = 0) -> nn.Module:
+    """``steps`` Adam steps of cross-entropy on real MNIST training images in [0, 1] (the first
+    ``steps * batch_size`` of them, in order); returns the model in eval mode."""
+    from tests.conftest import mnist_tensors
+
+    torch.manual_seed(seed)
+    x, y = mnist_tensors("train", steps * batch_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for start in range(0, len(x), batch_size):
+        loss = nn.functional.cross_entropy(model(x[start:start + batch_size]), y[start:start + batch_size])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def trained_integer_abc(factory, coefficient_bits: int = 3, steps: int = 300, seed: int = 0) -> nn.Module:
+    """``swapped(factory)`` with ``coefficient_bits`` on, trained ``steps`` steps on real MNIST: a model whose
+    every branch coefficient ``alpha_m[c] beta_n`` is an integer times a per-channel scale by training."""
+    return train_on_mnist(swapped(factory, seed=seed, coefficient_bits=coefficient_bits), steps, seed=seed)
 
 
 def export_with_integer_coefficients(model: nn.Module, example: np.ndarray, path: Path, scale: float = 0.0137,

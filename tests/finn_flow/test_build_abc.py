@@ -1,8 +1,10 @@
 """ABC-Net models through the FINN flow, both mappings, verified on 200 real MNIST test images.
 
-With integer-multiple coefficients (the form a hardware-aware training constraint gives) both
-mappings build integer-only accelerators; with free float coefficients the bitwise form still executes
-exactly like PyTorch, but FLOAT32 remains inside the accelerator and the build says so.
+Models trained (300 Adam steps on real MNIST) with ``coefficient_bits=3``, the hardware-aware
+constraint that makes every ``alpha_m[c] beta_n`` an integer times a per-channel scale: both mappings
+build integer-only accelerators that execute exactly like the trained PyTorch model. With free float
+coefficients the bitwise form still executes exactly like PyTorch, but FLOAT32 remains inside the
+accelerator and the build says so.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 import finn_flow
 
-from .abc_models import MNIST_SHAPE, abc_cnv, abc_mlp, export_with_integer_coefficients, swapped
+from .abc_models import abc_cnv, abc_mlp, swapped, trained_integer_abc
 from .conftest import N_IMAGES
 
 pytestmark = pytest.mark.finn
@@ -24,10 +26,13 @@ FACTORIES = {"mlp": abc_mlp, "cnv": abc_cnv}
 ABC_LAYERS = {"mlp": 3, "cnv": 4}
 
 
+def _reference(result) -> np.ndarray:
+    return np.load(Path(result.output_dir) / "input" / "verify_expected.npy")
+
+
 def _assert_not_degenerate(result):
-    reference = np.load(Path(result.output_dir) / "input" / "verify_expected.npy")
-    # untrained nets: require outputs that differ between images (not a constant network)
-    assert len(np.unique(reference.round(5), axis=0)) >= 10, "test model is (almost) constant"
+    # require outputs that differ between images (not a constant network)
+    assert len(np.unique(_reference(result).round(5), axis=0)) >= 10, "test model is (almost) constant"
 
 
 def _mvau_count(result) -> int:
@@ -37,23 +42,26 @@ def _mvau_count(result) -> int:
 
 @pytest.fixture(scope="module")
 def integer_abc_builds(tmp_path_factory, mnist_images):
+    """Trained ABC(2, 2) MLP and CNV-style nets at 3 coefficient bits, each built with both mappings;
+    the verification reference is the trained PyTorch model itself."""
     images, _ = mnist_images
     builds = {}
     for name, factory in FACTORIES.items():
         root = tmp_path_factory.mktemp(f"abc_{name}")
-        path = export_with_integer_coefficients(
-            swapped(factory), images[:1].astype("float32") / 255, root / "model.onnx")
+        model = trained_integer_abc(factory, coefficient_bits=3, steps=300)
         for mapping in ("bitwise", "fused"):
-            builds[name, mapping] = finn_flow.build(path, root / mapping, abc_mapping=mapping, target_fps=2000,
+            builds[name, mapping] = finn_flow.build(model, root / mapping, abc_mapping=mapping, target_fps=2000,
                                                     verify_inputs=images, codegen=False)
     return builds
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))
 @pytest.mark.parametrize("mapping", ["bitwise", "fused"])
-def test_integer_abc_builds_integer_only_and_exact(integer_abc_builds, name, mapping):
+def test_integer_abc_builds_integer_only_and_exact(integer_abc_builds, mnist_images, name, mapping):
     result = integer_abc_builds[name, mapping]
     _assert_not_degenerate(result)
+    # a trained model (chance: 10 %), not an untrained net with injected coefficients
+    assert (_reference(result).argmax(1) == mnist_images[1]).mean() > 0.6
     assert result.float_in_dataflow == []
     for row in result.verification:
         assert row["images"] == N_IMAGES and row["argmax_agreement"] == 1.0 and row["passed"], row
