@@ -406,29 +406,33 @@ def section_lfc(results: Path, figures: Path) -> str:
 def section_integer(results: Path, figures: Path) -> str:
     out = ["## Integer (hardware) coefficients: effect on accuracy\n"]
     folder = results / "integer_coefficients"
-    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    if not files:
-        return out[0] + missing("benchmarks/results/integer_coefficients/*.json",
-                                "python benchmarks/integer_coefficients.py")
-    for path in files:
-        data = load(path)
-        meta, rows = (data, data.get("rows", [])) if isinstance(data, dict) else ({}, data or [])
-        rows = [r for r in rows if isinstance(r, dict)]
-        out.append(f"From `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name}`:\n")
-        if rows:
-            keys = [k for k in rows[0] if not isinstance(rows[0][k], (dict, list))]
-            out.append(table(keys, [[f"{r.get(k):.2f}" if isinstance(r.get(k), float) else r.get(k, "")
-                                     for k in keys] for r in rows], align="|" + "---|" * len(keys)))
-        for png in sorted(folder.glob("*.png")):
-            out.append(figure(png, figures, f"integer_coefficients_{png.name}", png.stem))
-        out.append(provenance(meta) + "\n")
-        if rows and all("top1" in r for r in rows) and any("variant" in r for r in rows):
-            base = next((r for r in rows if "float" in str(r.get("coefficients", r.get("variant", ""))).lower()), None)
-            if base is not None:
-                for r in rows:
-                    if r is not base:
-                        out.append(f"- {r.get('variant')}: {r['top1'] - base['top1']:+.2f} points against "
-                                   f"{base.get('variant')}.")
+    data = load(folder / "results.json")
+    if data is None:
+        return out[0] + missing("benchmarks/results/integer_coefficients/results.json",
+                                "python benchmarks/integer_coefficients.py --threads 1")
+    summary = data.get("summary") or data.get("rows") or []
+    out.append(f"Model: {data.get('model', '?')}; {data.get('train_images', '?')} training images; "
+               f"{data.get('optimizer', '')}.\n")
+    body = []
+    for r in summary:
+        top1 = r.get("top1_mean", r.get("top1"))
+        std = r.get("top1_std")
+        delta = r.get("delta_vs_float_mean")
+        body.append([r.get("variant", "?"), r.get("coefficient_bits") or "float",
+                     "?" if top1 is None else f"{top1:.2f}" + (f" ± {std:.2f}" if std is not None else ""),
+                     "" if delta is None else f"{delta:+.2f}"])
+    out.append(table(["variant", "coefficient bits", "top-1 % (mean ± std over seeds)", "vs float coefficients"],
+                     body, align="|---|---:|---:|---:|"))
+    out.append(figure(folder / "integer_coefficients.png", figures, "integer_coefficients.png",
+                      "integer coefficients"))
+    seeds = data.get("seeds")
+    out.append(provenance({**data, "seed": data.get("seed", ", ".join(map(str, seeds)) if seeds else None)}) + "\n")
+    for r in summary:
+        delta, std = r.get("delta_vs_float_mean"), r.get("top1_std")
+        if delta is not None:
+            size = "within" if std is not None and abs(delta) <= 2 * std else "beyond"
+            out.append(f"- {r['variant']}: {delta:+.2f} points against float coefficients "
+                       f"({size} two standard deviations of its top-1 over seeds{'' if std is not None else ': no std'}).")
     return "\n".join(out) + "\n"
 
 
