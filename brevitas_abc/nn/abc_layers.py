@@ -11,9 +11,9 @@ Padding of binary activations is explicit: each binary base ``H_n`` is padded wi
 
 With ``coefficient_bits`` (hardware-aware training, DESIGN 1.3) every form above uses the constrained
 ``alpha_m[c] = s_a[c] j_m[c]`` and ``beta_n = s_b k_n`` (integers j, k; power-of-two scales): the products
-``alpha_m[c] beta_n = q_mn[c] s[c]`` are exact in float32, and so are the layer's integer sums, so the
-one-convolution forward, ``forward_branches`` and the export form agree bit for bit
-(``integer_coefficients()`` returns q and s).
+``alpha_m[c] beta_n = q_mn[c] s[c]`` are exact in float32, and so are the layer's integer sums (while
+fan-in * M*N*Q^2 < 2^24), so the one-convolution forward, ``forward_branches`` and the export form agree
+bit for bit (``integer_coefficients()`` returns q and s).
 """
 import torch
 import torch.nn.functional as F
