@@ -25,7 +25,9 @@ from finn_flow.errors import FloatInDataflowError
 from finn_flow.transformations import (
     ClipXnorThresholdsToPopcountRange,
     AbsorbReluIntoMultiThreshold,
+    AbsorbZeroPadIntoIm2Col,
     ConvertBipolarThresholdsToBinary,
+    ConvertPadValueToBorderBias,
     DuplicateSharedBipolarThresholds,
     DuplicateSharedWeightQuantizers,
     ExtractIntegerBranchScales,
@@ -131,6 +133,20 @@ def step_clip_xnor_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
     """Clip xnor-popcount thresholds to [0, MW + 1] (exact; DESIGN.md 6, threshold-range trap)."""
     model = model.transform(ClipXnorThresholdsToPopcountRange())
     return model.transform(InferDataTypes())
+
+
+def step_convert_pad_values_to_border_bias(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Binary activations padded with +1 (ABC, Group-Net) -> zero padding plus a constant integer border bias
+    after the convolution (:class:`ConvertPadValueToBorderBias`), then every zero Pad in front of a lowered
+    convolution into its ``Im2Col`` (:class:`AbsorbZeroPadIntoIm2Col`), from which FINN makes ``FMPadding``.
+    Both exact. The Pads rewritten are listed in ``report/pad_border_bias.json``."""
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    rewrite = ConvertPadValueToBorderBias()
+    model = model.transform(rewrite).transform(AbsorbZeroPadIntoIm2Col())
+    model = model.transform(InferShapes()).transform(InferDataTypes())
+    _write_report(cfg, "pad_border_bias.json", {"rewritten_pads": rewrite.rewritten})
+    return model
 
 
 def step_check_padding(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -240,6 +256,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         step_duplicate_shared_bipolar_thresholds,
         "step_streamline",
         step_clip_xnor_thresholds,
+        step_convert_pad_values_to_border_bias,
         step_verify_streamlined,
         step_check_padding,
         "step_convert_to_hw",

@@ -9,6 +9,7 @@ from finn_flow.transformations.absorb_relu_into_thresholds import (
     MoveChannelLinearPastFlatten,
     MoveReluPastReshape,
 )
+from finn_flow.transformations.absorb_pad_into_im2col import AbsorbZeroPadIntoIm2Col
 from finn_flow.transformations.bipolar_to_binary import ConvertBipolarThresholdsToBinary
 from finn_flow.transformations.clip_xnor_thresholds import ClipXnorThresholdsToPopcountRange
 from finn_flow.transformations.duplicate_shared_thresholds import DuplicateSharedBipolarThresholds
@@ -17,14 +18,17 @@ from finn_flow.transformations.extract_branch_scales import ExtractIntegerBranch
 from finn_flow.transformations.fuse_weight_bases import FuseBinaryBasesIntoIntegerWeights
 from finn_flow.transformations.insert_input_scaling import InsertIntegerInputScaling
 from finn_flow.transformations.move_maxpool_past_thresholds import MoveMaxPoolPastMultiThreshold
+from finn_flow.transformations.pad_border_bias import ConvertPadValueToBorderBias
 from finn_flow.transformations.revert_float_boundary import RevertFloatBoundaryLayersToONNX
 from finn_flow.transformations.revert_trivial_shuffle import RevertTrivialShuffleToReshape
 from finn_flow.transformations.specialized_to_generic import ConvertSpecializedToGenericLayers
 
 __all__ = [
     "AbsorbReluIntoMultiThreshold",
+    "AbsorbZeroPadIntoIm2Col",
     "ClipXnorThresholdsToPopcountRange",
     "ConvertBipolarThresholdsToBinary",
+    "ConvertPadValueToBorderBias",
     "ConvertSpecializedToGenericLayers",
     "DuplicateSharedBipolarThresholds",
     "DuplicateSharedWeightQuantizers",

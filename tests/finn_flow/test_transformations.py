@@ -176,3 +176,31 @@ def test_absorb_relu_into_per_channel_thresholds_is_exact():
     for row in ([-2.0, -0.1, 0.0], [0.39, -0.1, 0.2], [0.41, 0.0, 0.149], [0.5, 1.0, 0.151]):
         x = np.array([row], dtype=np.float32)
         np.testing.assert_array_equal(_run(rewritten, x), _run(model, x))
+
+
+@pytest.mark.parametrize("xnor", [False, True])
+def test_plus_one_padding_becomes_zero_padding_plus_border_bias(xnor):
+    from finn_flow.transformations import AbsorbZeroPadIntoIm2Col, ConvertPadValueToBorderBias
+
+    op = "XnorPopcountMatMul" if xnor else "MatMul"
+    kwargs = dict(domain="qonnx.custom_op.general") if xnor else {}
+    nodes = [helper.make_node("Pad", ["b", "pads", "one"], ["p"], mode="constant", name="the_pad"),
+             helper.make_node("Transpose", ["p"], ["t"], perm=[0, 2, 3, 1]),
+             helper.make_node("Im2Col", ["t"], ["c"], domain="qonnx.custom_op.general", stride=[1, 1],
+                              kernel_size=[3, 3], input_shape="(1,7,6,2)"),
+             helper.make_node(op, ["c", "w"], ["y"], **kwargs)]
+    w = RNG.integers(0, 2, (18, 4)) if xnor else RNG.integers(-3, 4, (18, 4))
+    inits = {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 1]), "one": np.float32(1.0), "w": w}
+    model = _model(nodes, [_vi("b", [1, 2, 5, 4])], [_vi("y", [1, 5, 4, 4])], inits,
+                   {"b": "BINARY", "p": "BINARY", "t": "BINARY", "w": "BINARY" if xnor else "INT3"})
+    model.set_initializer("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int64))  # ONNX wants int64
+    model = model.transform(InferShapes())
+    rewritten = model.transform(ConvertPadValueToBorderBias()).transform(AbsorbZeroPadIntoIm2Col())
+    assert not rewritten.get_nodes_by_op_type("Pad")
+    im2col = rewritten.get_nodes_by_op_type("Im2Col")[0]
+    assert [a.ints for a in im2col.attribute if a.name == "pad_amount"][0] == [1, 1, 1, 1]
+    bias = rewritten.get_initializer(rewritten.get_nodes_by_op_type("Add")[0].input[1])
+    assert np.array_equal(bias, np.round(bias)) and bias[0, 2, 1].tolist() == [0] * 4  # interior: no bias
+    for _ in range(5):
+        x = RNG.integers(0, 2, (1, 2, 5, 4)).astype(np.float32)
+        np.testing.assert_array_equal(_run(rewritten, x), _run(model, x))
