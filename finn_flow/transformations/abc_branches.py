@@ -8,7 +8,10 @@ base n, ``c_k = alpha_m * beta_n`` per output channel, ``B_k`` a BIPOLAR weight)
 If, for every output channel c, all ``c_k[c]`` are integer multiples of one scale ``s[c]``
 (``c_k[c] = q_k[c] * s[c]``, q integer), the sum is ``s * sum_k q_k * MatMul(H_k, B_k)``: integer
 arithmetic followed by one per-channel scale that streamlining absorbs into the next thresholds
-(DESIGN.md 1.3). Free float alphas/betas do not have this form; brevitas_abc must constrain them.
+(DESIGN.md 1.3). Free float alphas/betas do not have this form; brevitas_abc's hardware-aware
+training option ``ABCConfig(coefficient_bits=2|3|4)`` gives it: ``alpha_m[c] = s_a[c] j_m[c]``,
+``beta_n = s_b k_n`` with small integers and power-of-two scales, so ``c_k[c] = (j_m[c] k_n) s_a[c] s_b``
+exactly in float32 and the integer form computes exactly what the trained model computes.
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ class FuseBinaryBasesIntoIntegerWeights(Transformation):
             q, s = integer_decomposition(coeffs, self.max_int)
             if q is None:
                 msg = (f"ABC branch sum at {branch.root.name}: coefficients of output channel {s} are "
-                       f"not integer multiples of one scale (<= {self.max_int})")
+                       f"not integer multiples of one scale (<= {self.max_int}); train the ABC layers with "
+                       "brevitas_abc's coefficient_bits=2, 3 or 4 to get that form")
                 if self.strict:
                     raise ValueError(msg)
                 self.left_float.append(msg)

@@ -65,6 +65,8 @@ def test_integer_abc_builds_integer_only_and_exact(integer_abc_builds, mnist_ima
     assert result.float_in_dataflow == []
     for row in result.verification:
         assert row["images"] == N_IMAGES and row["argmax_agreement"] == 1.0 and row["passed"], row
+        # power-of-two scales times integers: every stage reproduces PyTorch's logits bit for bit
+        assert row["max_abs_diff"] == 0.0, row
     assert result.verification[-1]["dataflow_max_abs_diff_vs_hw_layers"] == 0.0
     mapping_report = json.loads((Path(result.output_dir) / "report" / "abc_mapping.json").read_text())
     assert mapping_report["float_branch_sums"] == []
