@@ -15,7 +15,13 @@ coefficients onto that form with ``bits``-bit signed integers:
     s_c = max_k |c_kc| / (2^bits - 1),      q_kc = clip(round(c_kc / s_c), -(2^bits - 1), 2^bits - 1),
 
 with a straight-through gradient (``d q s / d c = 1``), so ``lambda`` keeps learning. Training with the projection
-on (``GroupNetConv2d(..., branch_scale_bits=b)``) gives a model whose export is integer-only in FINN.
+on (``GroupNetConv2d(..., branch_scale_bits=b)``, ``GroupNetConfig(mode="layer", branch_scale_bits=b)``) gives a
+model whose export is integer-only in FINN.
+
+Accuracy effect, measured once (seed 0, one run each, so differences below about 0.5 points are noise): a CNV-style
+MNIST net (valid convs 1-16-32-32, FC 32-10, every layer Group-Net with K = 3 branches, sign thresholds initialised
+at -0.5), Adam 2e-3, 2 epochs on the first 20,000 training images, full 10,000-image test set:
+free float scales 95.73 %, b = 3: 95.60 %, b = 2: 93.90 %, b = 1: 93.84 %.
 """
 import torch
 from torch import Tensor
