@@ -21,6 +21,7 @@ Writes ``benchmarks/results/lbc_group_net_cifar/results.json``, ``table.md`` and
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -131,7 +132,8 @@ def merge(folders: list[Path], out: Path) -> list[dict]:
     by_name = {row["variant"]: row for run in runs for row in run["rows"]}
     rows = [by_name[s["variant"]] for s in specs() if s["variant"] in by_name]
     meta = {k: v for k, v in runs[0].items() if k != "rows"}
-    meta["command"] = " && ".join(run["command"] for run in runs) + " && (merged with --merge)"
+    merge_command = shlex.join(["python", "benchmarks/lbc_group_net_cifar.py", "--merge", *map(str, folders)])
+    meta["command"] = " && ".join([*(run["command"] for run in runs), merge_command])
     meta["date"] = ", ".join(run.get("date", "?") for run in runs)
     out.mkdir(parents=True, exist_ok=True)
     write_outputs(rows, meta, out)

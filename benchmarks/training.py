@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import platform
+import shlex
 import sys
 import tarfile
 import time
@@ -119,7 +120,7 @@ def brevitas_quantized(float_model: nn.Sequential, weight_bits: int, act_bits: i
 
 def metadata(command: list[str], data: str, epochs, seed: int, **extra) -> dict:
     """What every result JSON states: the exact command, data, epochs, seed, and where it ran."""
-    return {"command": "python " + " ".join(command), "data": data, "epochs": epochs, "seed": seed,
+    return {"command": "python " + shlex.join(command), "data": data, "epochs": epochs, "seed": seed,
             "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **extra}
 
