@@ -256,8 +256,12 @@ def section_lbc_group_net(results: Path, figures: Path) -> str:
     out.append("- " + ordering_sentence("Poster Table 1 learned-parameter trend", [
         (n, lbc[n]["learned"] if n in lbc else None) for n in ("float", "fused", "full")], tolerance=0))
     gn = sorted((r for r in rows if r["family"] == "group_net"), key=lambda r: -r["K"])
+    sentences = [s for s in out[-3:-1] if s.startswith("- ")]
     out.append("- " + ordering_sentence("Group-Net: more branches K, higher accuracy",
                                         [(r["variant"], r["top1"]) for r in gn]))
+    note = why_note(sentences + [out[-1]], data, results)
+    if note:
+        out.append(note)
     return "\n".join(out) + "\n"
 
 
@@ -348,7 +352,10 @@ def section_finn(results: Path, figures: Path) -> str:
                    "`python benchmarks/accuracy_sweep.py --dataset cifar10 --budget full --threads 1`.")
     out.append("\n" + provenance(meta) + "\n")
     if acc_data is not None:
-        out.append("Accuracy from: `" + acc_data.get("command", "?") + "`.\n")
+        out.append("Accuracy from: `" + acc_data.get("command", "?") + "`: " + str(acc_data.get("arch")) + " "
+                   + str(acc_data.get("arch_kwargs") or "") + ", ABC with first/last layer float. The LUT columns "
+                   "are for full-width CNV (every layer but the last ABC), so the Pareto plot pairs two different "
+                   "widths: compare orderings, not values.\n")
     lut = {r["config"]: r.get("lut") for r in rows if "error" not in r}
     for mapping in ("bitwise", "fused"):
         chain = [(c, lut.get(f"{c}_{mapping}")) for c in ("abc11", "abc31", "abc33")]
