@@ -89,7 +89,8 @@ def run(config: str, out: Path, images: np.ndarray, target_fps: int, board: str,
             model, mapping = stock_cnv(STOCK[config]), "bitwise"
         else:
             mapping = config.split("_")[1]
-            model = abc_cnv_qonnx(*ABC[config.split("_")[0]], out / f"{config}.onnx", images[:1])
+            (out / "onnx").mkdir(parents=True, exist_ok=True)  # a sub-folder: git ignores benchmarks/results/*/*/
+            model = abc_cnv_qonnx(*ABC[config.split("_")[0]], out / "onnx" / f"{config}.onnx", images[:1])
         result = finn_flow.build(model, out / config, board=board, target_fps=target_fps, abc_mapping=mapping,
                                  verify_inputs=images if verify else None, example_input=images[:1] / 255.0,
                                  allow_float_in_dataflow=True, codegen=False)
