@@ -14,11 +14,15 @@ with a cosine decay to 0 over the epochs, batch 256, latent weights clipped to [
     python benchmarks/integer_coefficients.py --quick --threads 1    # 20,000 images x 2 epochs, hidden 256, seeds 0-2
     python benchmarks/integer_coefficients.py --threads 2            # 60,000 images x 3 epochs, hidden 1024, seed 0
 
+60,000 images x 3 epochs, hidden 512, seeds 0-2 (results in ``benchmarks/results/integer_coefficients_lfc512/``):
+
+    python benchmarks/integer_coefficients.py --width 0.5 --epochs 3 --bits 2 3 --seeds 0 1 2 --threads 1 --out benchmarks/results/integer_coefficients_lfc512
+
 With several seeds the table gives the mean and standard deviation of top-1 over seeds and, for integer
 coefficients, the mean of the per-seed differences to the float-coefficient run of the same (M, N) and seed.
 
 Writes ``table.txt``, ``results.json`` (with the command, data, epochs and seed) and
-``integer_coefficients.png`` under ``benchmarks/results/integer_coefficients/``.
+``integer_coefficients.png`` under ``--out`` (default ``benchmarks/results/integer_coefficients/``).
 """
 import argparse
 import json
