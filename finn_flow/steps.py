@@ -24,6 +24,7 @@ from finn_flow.checks import check_lowered, float_tensors_in
 from finn_flow.errors import FloatInDataflowError
 from finn_flow.transformations import (
     ClipXnorThresholdsToPopcountRange,
+    CollapseForkedTransposes,
     AbsorbReluIntoMultiThreshold,
     AbsorbZeroPadIntoIm2Col,
     ConvertBipolarThresholdsToBinary,
@@ -33,9 +34,13 @@ from finn_flow.transformations import (
     ExtractIntegerBranchScales,
     FuseBinaryBasesIntoIntegerWeights,
     InsertIntegerInputScaling,
+    InsertTransposePairBeforeFlatten,
     MoveChannelLinearPastFlatten,
+    MoveFlattenPastMultiThreshold,
     MoveMaxPoolPastMultiThreshold,
     MoveReluPastReshape,
+    MoveTransposeBeforeMultiThreshold,
+    MoveTransposePastChannelLinear,
     RevertFloatBoundaryLayersToONNX,
     RevertTrivialShuffleToReshape,
 )
@@ -102,7 +107,9 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
 
     1. BatchNorm -> affine Mul/Add; scalar Mul/Add past layout ops and past forks (one copy per
        branch, so each can be absorbed into its branch's thresholds);
-    2. a MaxPool that feeds thresholds moves after them (:class:`MoveMaxPoolPastMultiThreshold`);
+    2. a flatten between a MaxPool and per-tensor thresholds moves after them
+       (:class:`MoveFlattenPastMultiThreshold`), and a MaxPool that feeds thresholds moves after them
+       (:class:`MoveMaxPoolPastMultiThreshold`);
        every consumer of a bipolar MultiThreshold gets its own copy (DESIGN.md 6, fan-out trap);
     3. Mul/Add past the forks created by 2; a Relu that now only feeds (Add ->) thresholds is
        absorbed into them (:class:`AbsorbReluIntoMultiThreshold`); Mul/Add past the new forks.
@@ -118,6 +125,7 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
     model = model.transform(BatchNormToAffine())
     model = model.transform(MoveScalarLinearPastInvariants())
     model = model.transform(MoveLinearPastFork())
+    model = model.transform(MoveFlattenPastMultiThreshold())
     model = model.transform(MoveMaxPoolPastMultiThreshold())
     model = model.transform(DuplicateSharedBipolarThresholds())
     model = model.transform(MoveLinearPastFork())
@@ -125,6 +133,8 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
     model = model.transform(AbsorbReluIntoMultiThreshold())
     model = model.transform(MoveChannelLinearPastFlatten())
     model = model.transform(MoveLinearPastFork())
+    # a flatten of a pooled map (H*W > 1) gets the transposes FINN's streamlining makes NHWC layers from
+    model = model.transform(InsertTransposePairBeforeFlatten())
     # fused ABC layers: bipolar activations into integer weights (no xnor) -> binary + 2b - 1
     return model.transform(ConvertBipolarThresholdsToBinary())
 
@@ -133,6 +143,37 @@ def step_clip_xnor_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
     """Clip xnor-popcount thresholds to [0, MW + 1] (exact; DESIGN.md 6, threshold-range trap)."""
     model = model.transform(ClipXnorThresholdsToPopcountRange())
     return model.transform(InferDataTypes())
+
+
+def step_move_transposes_to_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Bring the NHWC -> NCHW transposes of lowered multi-branch convolutions to the thresholds, where FINN
+    absorbs them (channels-last Thresholding), instead of leaving them as ``Shuffle`` layers: each branch's
+    Mul/Add (:class:`MoveTransposePastChannelLinear`), the branch sum (``MoveTransposePastJoinAdd``) and forks
+    (``MoveTransposePastFork``); then FINN's ``AbsorbTransposeIntoMultiThreshold``, ``MakeMaxPoolNHWC`` and
+    ``AbsorbConsecutiveTransposes``; identical transposes on every branch of a fork become one before it
+    (:class:`CollapseForkedTransposes`, once at the end). All exact."""
+    from finn.transformation.streamline.absorb import (
+        AbsorbConsecutiveTransposes,
+        AbsorbTransposeIntoMultiThreshold,
+    )
+    from finn.transformation.streamline.reorder import (
+        MakeMaxPoolNHWC,
+        MoveTransposePastFork,
+        MoveTransposePastJoinAdd,
+    )
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    for _ in range(8):  # each pass moves every transpose one op further; stop at a fixed point
+        before = model.model.SerializeToString()
+        for rewrite in (MoveTransposePastChannelLinear(), MoveTransposePastJoinAdd(), MoveTransposePastFork(),
+                        AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes()):
+            model = model.transform(rewrite)
+        model = model.transform(InferShapes()).transform(InferDataTypes()).transform(InferDataLayouts())
+        if model.model.SerializeToString() == before:
+            break
+    # after the loop: MoveTransposePastFork would split them again
+    return model.transform(CollapseForkedTransposes()).transform(InferShapes())
 
 
 def step_convert_pad_values_to_border_bias(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -144,6 +185,11 @@ def step_convert_pad_values_to_border_bias(model: ModelWrapper, cfg) -> ModelWra
 
     rewrite = ConvertPadValueToBorderBias()
     model = model.transform(rewrite).transform(AbsorbZeroPadIntoIm2Col())
+    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
+
+    # thresholds on the pixels, then an input transpose per activation base: one host-side transpose instead
+    model = model.transform(MoveTransposeBeforeMultiThreshold()).transform(CollapseForkedTransposes())
+    model = model.transform(AbsorbConsecutiveTransposes())
     model = model.transform(InferShapes()).transform(InferDataTypes())
     _write_report(cfg, "pad_border_bias.json", {"rewritten_pads": rewrite.rewritten})
     return model
@@ -152,9 +198,10 @@ def step_convert_pad_values_to_border_bias(model: ModelWrapper, cfg) -> ModelWra
 def step_check_padding(model: ModelWrapper, cfg) -> ModelWrapper:
     """Fail clearly on explicit padding FINN cannot build (before ``step_convert_to_hw`` crashes).
 
-    FINN's FMPadding pads with zeros only. An explicit ``Pad`` with another value (ABC's +1 padding of
-    binary activations, DESIGN.md 3) has no hardware layer; FINN's own converter fails on it with an
-    IndexError. Unpadded (valid) convolutions, like CNV's, are fine.
+    FINN's FMPadding pads with zeros only. ``step_convert_pad_values_to_border_bias`` has already rewritten
+    every constant Pad in front of a lowered convolution with integer or bipolar weights (ABC's and Group-Net's
+    +1 padding, DESIGN.md 3); a Pad left here (a non-zero value in front of anything else, or of float
+    weights) has no hardware layer, and FINN's own converter fails on it with an IndexError.
     """
     from finn_flow.errors import UnsupportedOpError
 
@@ -165,8 +212,9 @@ def step_check_padding(model: ModelWrapper, cfg) -> ModelWrapper:
             bad.append(f"{node.name} (pad value {None if value is None else float(np.asarray(value))})")
     if bad:
         raise UnsupportedOpError(
-            "FINN cannot lower these Pad nodes: its FMPadding layer pads with 0 only: " + "; ".join(bad)
-            + ". Use unpadded (valid) convolutions for the binary layers, as FINN's CNV does.")
+            "FINN cannot lower these Pad nodes: its FMPadding layer pads with 0 only, and they do not feed a "
+            "convolution with integer or bipolar weights (where finn_flow turns a padding value into a border "
+            "bias): " + "; ".join(bad) + ".")
     return model
 
 
@@ -256,6 +304,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         step_duplicate_shared_bipolar_thresholds,
         "step_streamline",
         step_clip_xnor_thresholds,
+        step_move_transposes_to_thresholds,
         step_convert_pad_values_to_border_bias,
         step_verify_streamlined,
         step_check_padding,

@@ -17,6 +17,15 @@ from finn_flow.transformations.duplicate_shared_weight_quant import DuplicateSha
 from finn_flow.transformations.extract_branch_scales import ExtractIntegerBranchScales
 from finn_flow.transformations.fuse_weight_bases import FuseBinaryBasesIntoIntegerWeights
 from finn_flow.transformations.insert_input_scaling import InsertIntegerInputScaling
+from finn_flow.transformations.move_flatten_past_thresholds import (
+    InsertTransposePairBeforeFlatten,
+    MoveFlattenPastMultiThreshold,
+)
+from finn_flow.transformations.move_transpose_past_channel_linear import (
+    CollapseForkedTransposes,
+    MoveTransposeBeforeMultiThreshold,
+    MoveTransposePastChannelLinear,
+)
 from finn_flow.transformations.move_maxpool_past_thresholds import MoveMaxPoolPastMultiThreshold
 from finn_flow.transformations.pad_border_bias import ConvertPadValueToBorderBias
 from finn_flow.transformations.revert_float_boundary import RevertFloatBoundaryLayersToONNX
@@ -27,6 +36,7 @@ __all__ = [
     "AbsorbReluIntoMultiThreshold",
     "AbsorbZeroPadIntoIm2Col",
     "ClipXnorThresholdsToPopcountRange",
+    "CollapseForkedTransposes",
     "ConvertBipolarThresholdsToBinary",
     "ConvertPadValueToBorderBias",
     "ConvertSpecializedToGenericLayers",
@@ -35,9 +45,13 @@ __all__ = [
     "ExtractIntegerBranchScales",
     "FuseBinaryBasesIntoIntegerWeights",
     "InsertIntegerInputScaling",
+    "InsertTransposePairBeforeFlatten",
     "MoveChannelLinearPastFlatten",
+    "MoveFlattenPastMultiThreshold",
     "MoveMaxPoolPastMultiThreshold",
     "MoveReluPastReshape",
+    "MoveTransposeBeforeMultiThreshold",
+    "MoveTransposePastChannelLinear",
     "RevertFloatBoundaryLayersToONNX",
     "RevertTrivialShuffleToReshape",
 ]

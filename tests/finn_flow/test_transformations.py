@@ -204,3 +204,28 @@ def test_plus_one_padding_becomes_zero_padding_plus_border_bias(xnor):
     for _ in range(5):
         x = RNG.integers(0, 2, (1, 2, 5, 4)).astype(np.float32)
         np.testing.assert_array_equal(_run(rewritten, x), _run(model, x))
+
+
+def test_move_transpose_past_channel_linear_and_flatten_past_thresholds_are_exact():
+    from finn_flow.transformations import (
+        InsertTransposePairBeforeFlatten,
+        MoveFlattenPastMultiThreshold,
+        MoveTransposePastChannelLinear,
+    )
+
+    # NHWC conv output -> Transpose -> per-channel Mul -> Reshape (flatten 2x2x3) -> Add(v) -> thresholds
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Mul", ["t", "c"], ["m"]),
+             helper.make_node("Reshape", ["m", "shape"], ["f"]),
+             helper.make_node("Add", ["f", "v"], ["a"]), _mt("a", "thr", "y")]
+    model = _model(nodes, [_vi("x", [1, 2, 2, 3])], [_vi("y", [1, 12])],
+                   {"c": RNG.uniform(0.5, 2, (1, 3, 1, 1)), "v": -0.2, "thr": [[0.3]], "shape": [1, 12]})
+    model.set_initializer("shape", np.array([1, 12], dtype=np.int64))
+    model = model.transform(InferShapes())
+    x = RNG.normal(size=(1, 2, 2, 3)).astype(np.float32)
+    before = _run(model, x)
+    moved = model.transform(MoveTransposePastChannelLinear()).transform(MoveFlattenPastMultiThreshold())
+    moved = moved.transform(InsertTransposePairBeforeFlatten())
+    assert [n.op_type for n in moved.graph.node] == ["Mul", "Transpose", "Add", "MultiThreshold", "Transpose",
+                                                     "Transpose", "Reshape"]
+    np.testing.assert_array_equal(_run(moved, x), before)
