@@ -102,7 +102,7 @@ def load(path: Path):
 
 def provenance(meta: dict) -> str:
     """The line every figure/table carries: data, epochs, seed, command (from the JSON)."""
-    parts = [f"**Data:** {meta.get('data', 'not recorded')}", f"**epochs:** {meta.get('epochs', 'not recorded')}",
+    parts = [f"**Data:** {meta.get('data', 'not recorded')}", f"**epochs:** {'n/a (no training)' if 'epochs' in meta and meta['epochs'] is None else meta.get('epochs', 'not recorded')}",
              f"**seed:** {meta.get('seed', 'not recorded')}"]
     if meta.get("date"):
         parts.append(f"**run:** {meta['date']}, {meta.get('threads', '?')} thread(s)")
@@ -340,6 +340,12 @@ def section_finn(results: Path, figures: Path) -> str:
     out.append(f"Board {meta.get('board', '?')}, target {meta.get('target_fps', '?')} FPS; coefficients: "
                f"{meta.get('coefficients', 'not recorded')}.\n")
     out.append(table(["config", "mapping", "est. FPS", "LUT", "BRAM36", "CIFAR-10 top-1 %", "note"], body))
+    expected = ["w1a1", "w1a2", "w2a2", *(f"abc{mn}_{m}" for mn in ("11", "31", "33") for m in ("bitwise", "fused"))]
+    absent_builds = [c for c in expected if c not in {r["config"] for r in rows}]
+    if absent_builds:
+        out.append(f"Not in this run (no estimate): {', '.join(absent_builds)}; produce them with "
+                   f"`python benchmarks/finn_cnv_estimates.py --images 0 --configs {' '.join(absent_builds)} --out "
+                   f"outputs/finn_cnv_rest` (a separate JSON; the script does not merge runs).\n")
     points = pareto_figure(rows, accuracy, figures / "finn_pareto.png")
     if points:
         out.append("![accuracy vs LUT](figures/finn_pareto.png)\n")
