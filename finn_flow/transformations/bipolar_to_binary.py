@@ -3,10 +3,15 @@
 After the ``fused`` ABC mapping the activation bases ``H_n in {-1, +1}`` feed MatMul/Conv layers with
 integer (not bipolar) weights, so FINN's xnor conversion does not apply and its Thresholding layer
 rejects the bipolar ``MultiThreshold`` (``out_scale = 2``). With ``H = 2b - 1`` (``b`` in {0, 1}):
-the thresholds output ``b`` (``out_scale 1, out_bias 0``, BINARY) and an explicit ``Mul(2) -> Add(-1)``
+the thresholds output ``b`` (``out_scale 1, out_bias 0``) and an explicit ``Mul(2) -> Add(-1)``
 follows, which streamlining moves past the MatMul (``2 W b - colsum(W)``) and into the next thresholds.
 A ``Pad`` between them (ABC pads with +1) is kept before the affine map with its value mapped to the
 binary domain, ``(v + 1) / 2`` (so only +1 and -1 padding qualify). Exact.
+
+The thresholds' output is annotated ``UINT2`` (values 0 and 1), not ``BINARY``: FINN's HLS MVAU computes
+BINARY inputs only as xnor/popcount with bipolar weights and raises "True binary (non-bipolar) inputs not
+yet supported" for integer weights, so a 1-bit {0, 1} stream into an integer MVAU cannot generate code. A
+2-bit unsigned stream can; it doubles the input width of the fused MVAUs, which their estimates include.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
+
+
+BINARY_STREAM_DATATYPE = "UINT2"  # {0, 1} values; see the module docstring for why not BINARY
 
 
 def _pad_value_name(node):
@@ -64,10 +72,10 @@ class ConvertBipolarThresholdsToBinary(Transformation):
                 tail = pad
             elif not _integer_weight_consumer(model, consumers[0]):
                 continue
-            inst.set_nodeattr("out_dtype", "BINARY")
+            inst.set_nodeattr("out_dtype", BINARY_STREAM_DATATYPE)
             inst.set_nodeattr("out_scale", 1.0)
             inst.set_nodeattr("out_bias", 0.0)
-            model.set_tensor_datatype(mt.output[0], DataType["BINARY"])
+            model.set_tensor_datatype(mt.output[0], DataType[BINARY_STREAM_DATATYPE])
             out = tail.output[0]
             doubled, shifted = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
             two, minus_one = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
@@ -86,6 +94,6 @@ class ConvertBipolarThresholdsToBinary(Transformation):
             node = mt
             while node is not tail:  # the layout ops between MT and the affine map now carry binary values
                 node = model.find_consumers(node.output[0])[0]
-                model.set_tensor_datatype(node.output[0], DataType["BINARY"])
+                model.set_tensor_datatype(node.output[0], DataType[BINARY_STREAM_DATATYPE])
             return model, True
         return model, False

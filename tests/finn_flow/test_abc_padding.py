@@ -21,6 +21,7 @@ import finn_flow
 
 from .abc_models import export_with_integer_coefficients, swapped
 from .conftest import N_IMAGES
+from .test_build_stock import _assert_codegen
 
 pytestmark = pytest.mark.finn
 
@@ -42,8 +43,10 @@ def padded_builds(tmp_path_factory, mnist_images):
     root = tmp_path_factory.mktemp("abc_padding")
     path = export_with_integer_coefficients(swapped(padded_abc_cnv), images[:1].astype("float32") / 255,
                                             root / "model.onnx")
+    # fused with HLS/RTL code generation: its integer MVAUs read the {0, 1} activation stream as UINT2
+    # (FINN's HLS MVAU rejects 1-bit BINARY inputs with integer weights)
     return path, {mapping: finn_flow.build(path, root / mapping, abc_mapping=mapping, target_fps=2000,
-                                           verify_inputs=images, codegen=False)
+                                           verify_inputs=images, codegen=mapping == "fused")
                   for mapping in ("bitwise", "fused")}
 
 
@@ -75,3 +78,9 @@ def test_plus_one_padding_builds_integer_only_and_exact(padded_builds, mapping):
     for node in model.graph.node:
         for name in list(node.input) + list(node.output):
             assert model.get_tensor_datatype(name) != DataType["FLOAT32"], (node.name, name)
+
+
+def test_fused_mapping_generates_code_for_every_layer(padded_builds):
+    result = padded_builds[1]["fused"]
+    assert result.steps_run[-2:] == ["step_hw_codegen", "step_verify_folded"]
+    _assert_codegen(result)
