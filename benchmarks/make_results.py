@@ -41,7 +41,7 @@ BENCHMARKS = {
 ONLY_ON_REQUEST = {
     "lfc_mnist": ("train_lfc_mnist.py", {"quick": ["--epochs", "1", "--train-subset", "10000", "--threads", "1",
                                                    "--from-float", "--out", "benchmarks/results/lfc_mnist_staged"],
-                                         "full": ["--epochs", "3", "--batch-size", "256", "--threads", "1",
+                                         "full": ["--epochs", "6", "--threads", "1",
                                                   "--from-float", "--out", "benchmarks/results/lfc_mnist_staged"]}),
     "integer_coefficients": ("integer_coefficients.py", {"quick": ["--budget", "quick"], "full": ["--budget", "full"]}),
 }
@@ -418,7 +418,7 @@ def section_lfc(results: Path, figures: Path) -> str:
     folders = sorted(p.parent for p in results.glob("lfc_mnist*/results.json"))
     if not folders:
         return out[0] + missing("benchmarks/results/lfc_mnist*/results.json",
-                                "python benchmarks/train_lfc_mnist.py --epochs 3 --batch-size 256 --from-float "
+                                "python benchmarks/train_lfc_mnist.py --epochs 6 --from-float "
                                 "--out benchmarks/results/lfc_mnist_staged")
     for folder in folders:
         data = load(folder / "results.json")
