@@ -2,7 +2,7 @@
 build it with FINN to estimates for a Pynq-Z1 (every stage verified on real test images), then print a
 short report: accuracy, model size float vs binary, estimated FPS and LUT/BRAM, and where the files are.
 
-    python scripts/main_job.py [--epochs 2] [--train-subset 30000] [--out outputs/main_job]
+    python scripts/main_job.py [--epochs 3] [--train-subset 55000] [--out outputs/main_job]
 
 The network is LeNet-5 with every layer swapped to ABC (M weight bases, N activation bases), activation
 shifts "centered" and ``coefficient_bits`` 4: every ``alpha_m beta_n`` is a 4-bit-range integer times a
@@ -31,8 +31,8 @@ STEPS = 5
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--train-subset", type=int, default=30000, help="training images per epoch (of 55,000)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--train-subset", type=int, default=55000, help="training images per epoch (of 55,000)")
     parser.add_argument("--num-weight-bases", type=int, default=3)
     parser.add_argument("--num-act-bases", type=int, default=3)
     parser.add_argument("--coefficient-bits", type=int, default=4, choices=(2, 3, 4))

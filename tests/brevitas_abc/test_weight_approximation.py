@@ -18,8 +18,18 @@ def test_rmse_decreases_strictly_with_the_number_of_bases(trained_mnist_cnn, gra
         assert rmse[-1] < 0.5 * rmse[0]
 
 
-def test_per_channel_fits_at_least_as_well_as_per_tensor(trained_mnist_cnn):
+def _errors(weight):
+    return {g: (ABCWeightQuant(3, granularity=g)(weight)[0] - weight).pow(2).mean().item()
+            for g in ("per_tensor", "per_channel")}
+
+
+def test_per_channel_fits_better_when_channel_scales_differ(trained_mnist_cnn):
+    """Channel-wise statistics and alpha win clearly when output channels differ in scale (why the paper offers
+    them); on this trained net's weights, whose channels have similar scales, the two are within 1 % (per
+    channel is not guaranteed to be better: its bases differ too, and the margin flips with thread count)."""
     weight = trained_mnist_cnn[4].weight.detach()
-    errors = {g: (ABCWeightQuant(3, granularity=g)(weight)[0] - weight).pow(2).mean().item()
-              for g in ("per_tensor", "per_channel")}
-    assert errors["per_channel"] <= errors["per_tensor"]
+    scaled = weight * torch.logspace(-1, 1, weight.shape[0]).view(-1, 1, 1, 1)
+    errors = _errors(scaled)
+    assert errors["per_channel"] < 0.5 * errors["per_tensor"], errors
+    errors = _errors(weight)
+    assert errors["per_channel"] <= 1.01 * errors["per_tensor"], errors
