@@ -163,6 +163,9 @@ def main(argv=None) -> int:
     parser.add_argument("--accuracy", default=str(Path(__file__).resolve().parent / "results" / "accuracy_cifar10" /
                                                   "results.json"),
                         help="the accuracy sweep's CIFAR-10 results.json (or a JSON {config: top1})")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the rows already in --out (configs run now replace theirs); the recorded command "
+                             "becomes 'previous && this'")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,6 +180,12 @@ def main(argv=None) -> int:
             "coefficients": COEFFICIENTS, "accuracy_from": accuracy_command,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     rows = []
+    previous = out / "finn_cnv_estimates.json"
+    if args.append and previous.is_file():
+        old = json.loads(previous.read_text())
+        rows = [r for r in old["rows"] if r.get("config") not in args.configs]
+        meta["command"] = f"{old['command']} && {meta['command']}"
+        meta["date"] = f"{old.get('date', '?')}, {meta['date']}"
     for config in args.configs:
         rows.append(run(config, out, images, args.target_fps, args.board, verify=args.images > 0))
         print(json.dumps(rows[-1]), flush=True)

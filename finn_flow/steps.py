@@ -257,8 +257,9 @@ def step_check_integer_dataflow(model: ModelWrapper, cfg) -> ModelWrapper:
     if found and not cfg.allow_float_in_dataflow:
         raise FloatInDataflowError(
             f"{len(found)} FLOAT32 tensors inside the dataflow partition, e.g. " + "; ".join(found[:5])
-            + ". Float per-branch scales cannot be absorbed into thresholds; use abc_mapping='fused' "
-            "with integer-multiple scales, or pass allow_float_in_dataflow=True to build anyway."
+            + ". Float per-branch scales cannot be absorbed into thresholds: train with integer-multiple "
+            "coefficients (ABC: ABCConfig(coefficient_bits=3); Group-Net: GroupNetConfig(mode='layer', "
+            "branch_scale_bits=3)), or pass allow_float_in_dataflow=True to build anyway."
         )
     return model
 
