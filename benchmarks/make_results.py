@@ -344,8 +344,8 @@ def section_finn(results: Path, figures: Path) -> str:
     absent_builds = [c for c in expected if c not in {r["config"] for r in rows}]
     if absent_builds:
         out.append(f"Not in this run (no estimate): {', '.join(absent_builds)}; produce them with "
-                   f"`python benchmarks/finn_cnv_estimates.py --images 0 --configs {' '.join(absent_builds)} --out "
-                   f"outputs/finn_cnv_rest` (a separate JSON; the script does not merge runs).\n")
+                   f"`python benchmarks/finn_cnv_estimates.py --images 0 --target-fps 1000 --configs "
+                   f"{' '.join(absent_builds)} --append` (adds them to this JSON).\n")
     points = pareto_figure(rows, accuracy, figures / "finn_pareto.png")
     if points:
         out.append("![accuracy vs LUT](figures/finn_pareto.png)\n")
