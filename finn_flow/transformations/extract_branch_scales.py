@@ -16,22 +16,29 @@ from qonnx.transformation.base import Transformation
 from finn_flow.transformations.abc_branches import find_branch_sums, integer_decomposition
 
 
-def insert_scale_after(model: ModelWrapper, root, scale: np.ndarray, shape: tuple, name: str) -> None:
-    """Insert ``Mul(scale reshaped to shape)`` after ``root``'s output, rewiring its consumers."""
+def insert_constant_op_after(model: ModelWrapper, root, op_type: str, constant: np.ndarray, name: str) -> str:
+    """Insert ``op_type(root's output, constant)`` right after ``root``, rewiring its consumers (and a graph
+    output) to the new node's output; returns the name of the constant's initializer."""
     out = root.output[0]
-    scaled = model.make_new_valueinfo_name()
+    result = model.make_new_valueinfo_name()
     const = model.make_new_valueinfo_name()
-    model.set_initializer(const, scale.reshape(shape).astype(np.float32))
+    model.set_initializer(const, constant.astype(np.float32))
     for consumer in model.find_consumers(out):
         for i, name_in in enumerate(consumer.input):
             if name_in == out:
-                consumer.input[i] = scaled
+                consumer.input[i] = result
     for g_out in model.graph.output:
         if g_out.name == out:
-            g_out.name = scaled
-    model.set_tensor_shape(scaled, model.get_tensor_shape(out))
+            g_out.name = result
+    model.set_tensor_shape(result, model.get_tensor_shape(out))
     index = list(model.graph.node).index(root) + 1
-    model.graph.node.insert(index, helper.make_node("Mul", [out, const], [scaled], name=name))
+    model.graph.node.insert(index, helper.make_node(op_type, [out, const], [result], name=name))
+    return const
+
+
+def insert_scale_after(model: ModelWrapper, root, scale: np.ndarray, shape: tuple, name: str) -> None:
+    """Insert ``Mul(scale reshaped to shape)`` after ``root``'s output, rewiring its consumers."""
+    insert_constant_op_after(model, root, "Mul", scale.reshape(shape), name)
 
 
 class ExtractIntegerBranchScales(Transformation):

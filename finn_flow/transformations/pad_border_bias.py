@@ -34,6 +34,8 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.transformation.base import Transformation
 from qonnx.util.basic import qonnx_make_model
 
+from finn_flow.transformations.extract_branch_scales import insert_constant_op_after
+
 _LAYOUT = ("Transpose", "Im2Col")
 _MATMUL = ("MatMul", "XnorPopcountMatMul")
 
@@ -113,23 +115,9 @@ class ConvertPadValueToBorderBias(Transformation):
             zero = model.make_new_valueinfo_name()
             model.set_initializer(zero, np.asarray(0.0, dtype=np.float32))
             pad.input[2] = zero
-            matmul = chain[-1]
-            out = matmul.output[0]
-            biased, const = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-            model.set_initializer(const, border.astype(np.float32))
+            const = insert_constant_op_after(model, chain[-1], "Add", border, f"{pad.name}_border_bias")
             bound = int(np.abs(border).max())
             model.set_tensor_datatype(const, DataType.get_smallest_possible(-bound - 1 if bound else 0))
-            for consumer in model.find_consumers(out):
-                for i, name in enumerate(consumer.input):
-                    if name == out:
-                        consumer.input[i] = biased
-            for g_out in model.graph.output:
-                if g_out.name == out:
-                    g_out.name = biased
-            model.set_tensor_shape(biased, model.get_tensor_shape(out))
-            index = list(model.graph.node).index(matmul) + 1
-            model.graph.node.insert(index, helper.make_node("Add", [out, const], [biased],
-                                                            name=f"{pad.name}_border_bias"))
             self.rewritten.append(pad.name)
             return model, True
         return model, False
