@@ -42,6 +42,7 @@ from finn_flow.transformations import (
     MoveTransposeBeforeMultiThreshold,
     MoveTransposePastChannelLinear,
     RevertFloatBoundaryLayersToONNX,
+    RemoveTrivialTransposeBeforeReshape,
     RevertTrivialShuffleToReshape,
 )
 from finn_flow.verify import verify_stage
@@ -173,7 +174,9 @@ def step_move_transposes_to_thresholds(model: ModelWrapper, cfg) -> ModelWrapper
         if model.model.SerializeToString() == before:
             break
     # after the loop: MoveTransposePastFork would split them again
-    return model.transform(CollapseForkedTransposes()).transform(InferShapes())
+    model = model.transform(CollapseForkedTransposes())
+    # a transpose of a 1x1 map before a flatten is a reshape (FINN removes a flatten between hardware layers)
+    return model.transform(RemoveTrivialTransposeBeforeReshape()).transform(InferShapes())
 
 
 def step_convert_pad_values_to_border_bias(model: ModelWrapper, cfg) -> ModelWrapper:

@@ -29,7 +29,10 @@ from finn_flow.transformations.move_transpose_past_channel_linear import (
 from finn_flow.transformations.move_maxpool_past_thresholds import MoveMaxPoolPastMultiThreshold
 from finn_flow.transformations.pad_border_bias import ConvertPadValueToBorderBias
 from finn_flow.transformations.revert_float_boundary import RevertFloatBoundaryLayersToONNX
-from finn_flow.transformations.revert_trivial_shuffle import RevertTrivialShuffleToReshape
+from finn_flow.transformations.revert_trivial_shuffle import (
+    RemoveTrivialTransposeBeforeReshape,
+    RevertTrivialShuffleToReshape,
+)
 from finn_flow.transformations.specialized_to_generic import ConvertSpecializedToGenericLayers
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "MoveReluPastReshape",
     "MoveTransposeBeforeMultiThreshold",
     "MoveTransposePastChannelLinear",
+    "RemoveTrivialTransposeBeforeReshape",
     "RevertFloatBoundaryLayersToONNX",
     "RevertTrivialShuffleToReshape",
 ]

@@ -20,6 +20,7 @@ import finn_flow
 
 from .abc_models import abc_cnv, abc_mlp, swapped, trained_integer_abc
 from .conftest import N_IMAGES
+from .test_build_stock import _assert_codegen, _assert_integer_dataflow
 
 pytestmark = pytest.mark.finn
 FACTORIES = {"mlp": abc_mlp, "cnv": abc_cnv}
@@ -51,7 +52,7 @@ def integer_abc_builds(tmp_path_factory, mnist_images):
         model = trained_integer_abc(factory, coefficient_bits=3, steps=300)
         for mapping in ("bitwise", "fused"):
             builds[name, mapping] = finn_flow.build(model, root / mapping, abc_mapping=mapping, target_fps=2000,
-                                                    verify_inputs=images, codegen=False)
+                                                    verify_inputs=images)
     return builds
 
 
@@ -59,6 +60,9 @@ def integer_abc_builds(tmp_path_factory, mnist_images):
 @pytest.mark.parametrize("mapping", ["bitwise", "fused"])
 def test_integer_abc_builds_integer_only_and_exact(integer_abc_builds, mnist_images, name, mapping):
     result = integer_abc_builds[name, mapping]
+    assert result.steps_run[-2:] == ["step_hw_codegen", "step_verify_folded"]
+    _assert_integer_dataflow(result)
+    _assert_codegen(result)
     _assert_not_degenerate(result)
     # a trained model (chance: 10 %), not an untrained net with injected coefficients
     assert (_reference(result).argmax(1) == mnist_images[1]).mean() > 0.6

@@ -22,7 +22,7 @@ from torch import nn
 import finn_flow
 from brevitas_abc import GroupNetConfig, swap
 
-from .test_build_stock import _assert_verified
+from .test_build_stock import _assert_codegen, _assert_verified
 
 pytestmark = pytest.mark.finn
 NUM_BASES = 2
@@ -57,20 +57,24 @@ def group_net_mnist(branch_scale_bits: int | None = 2, seed: int = 0) -> nn.Modu
 def group_net_build(tmp_path_factory, mnist_images):
     images, _ = mnist_images
     return finn_flow.build(group_net_mnist(), tmp_path_factory.mktemp("group_net") / "build", board="ZCU104",
-                           target_fps=2000, verify_inputs=images, codegen=False)
+                           target_fps=2000, verify_inputs=images)
 
 
 def _accelerator(result) -> ModelWrapper:
     return ModelWrapper(str(Path(result.output_dir) / "intermediate_models" / "step_generate_estimate_reports.onnx"))
 
 
-def test_group_net_builds_verified_and_integer_only(group_net_build):
+def test_group_net_builds_verified_integer_only_with_codegen(group_net_build):
     assert group_net_build.status == "stopped_before_vivado"
+    assert group_net_build.steps_run[-2:] == ["step_hw_codegen", "step_verify_folded"]
     _assert_verified(group_net_build)
+    _assert_codegen(group_net_build)
     assert group_net_build.float_in_dataflow == []
     model = _accelerator(group_net_build)
     for node in model.graph.node:
         assert node.domain.startswith("finn.custom_op.fpgadataflow"), node.op_type
+        # every layer has an HLS or RTL implementation (the 1x1 flatten before the FC is no Shuffle)
+        assert node.op_type.endswith(("_hls", "_rtl")), node.op_type
         for name in list(node.input) + list(node.output):
             assert model.get_tensor_datatype(name) != DataType["FLOAT32"], (node.name, name)
     assert group_net_build.estimates["estimated_throughput_fps"] >= 2000

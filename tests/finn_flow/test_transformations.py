@@ -229,3 +229,24 @@ def test_move_transpose_past_channel_linear_and_flatten_past_thresholds_are_exac
     assert [n.op_type for n in moved.graph.node] == ["Mul", "Transpose", "Add", "MultiThreshold", "Transpose",
                                                      "Transpose", "Reshape"]
     np.testing.assert_array_equal(_run(moved, x), before)
+
+
+@pytest.mark.parametrize("spatial, consumer, removed", [(1, "MultiThreshold", True), (2, "MultiThreshold", False),
+                                                        (1, "Mul", False)])
+def test_trivial_transpose_before_flatten_is_removed_only_before_thresholds(spatial, consumer, removed):
+    from finn_flow.transformations import RemoveTrivialTransposeBeforeReshape
+
+    # Add -> Transpose NHWC->NCHW -> Reshape (flatten) -> thresholds (or a Mul, which FINN's flatten removal breaks)
+    channels = 4
+    flat = spatial * spatial * channels
+    last = _mt("f", "thr", "y") if consumer == "MultiThreshold" else helper.make_node("Mul", ["f", "thr"], ["y"])
+    nodes = [helper.make_node("Add", ["x", "b"], ["a"]), helper.make_node("Transpose", ["a"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Reshape", ["t", "shape"], ["f"]), last]
+    model = _model(nodes, [_vi("x", [1, spatial, spatial, channels])], [_vi("y", [1, flat])],
+                   {"b": 0.25, "thr": [[0.3]]})
+    model.set_initializer("shape", np.array([1, flat], dtype=np.int64))
+    model = model.transform(InferShapes())
+    x = RNG.normal(size=(1, spatial, spatial, channels)).astype(np.float32)
+    after = model.transform(RemoveTrivialTransposeBeforeReshape())
+    assert ("Transpose" not in [n.op_type for n in after.graph.node]) == removed
+    np.testing.assert_array_equal(_run(after, x), _run(model, x))
