@@ -5,7 +5,8 @@ and stock-Brevitas W1A1 / W2A2 (and W1A2 on CIFAR-10) baselines, one recipe and 
 Networks: LeNet-5 (``local_lenet5``) on MNIST and Fashion-MNIST, CNV (``local_cnv``, ``width`` scaled to the
 budget) on CIFAR-10. ABC variants (``build_model(arch, abc=...)``) keep the first and last layer float, as the
 paper does; the Brevitas baselines (``benchmarks.training.brevitas_quantized``) quantise every layer. Recipe:
-``benchmarks.training`` (Adam 1e-3, cosine to 0, from scratch, no augmentation), seed 0.
+``benchmarks.training`` (Adam 1e-3, cosine to 0, from scratch, no augmentation), seed 0; ABC activation shifts
+are the library default (``ABCLayerOptions.act_shifts``, "centered"), recorded in the JSON.
 
 Budgets (``--budget``): quick = 10,000 MNIST / Fashion training images or 5,000 CIFAR-10 images, 1 epoch,
 CNV width 0.25; full = 60,000 / 50,000 images, 3 epochs (MNIST/Fashion) or 2 epochs at CNV width 0.25
@@ -25,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
+
+from brevitas_abc.nn.abc_options import ABCLayerOptions
 
 from benchmarks.training import (DATA_NOTES, ROOT, argv_command, brevitas_quantized, datamodule, metadata,
                                  train_and_test, write_json)
@@ -126,7 +129,8 @@ def main(argv=None) -> list[dict]:
                     arch_kwargs={"width": width} if args.dataset == "cifar10" else {}, budget=args.budget,
                     train_images=subset or "all", batch_size=args.batch_size,
                     recipe="Adam lr 1e-3, cosine to 0, from scratch, no augmentation; ABC keeps first/last layer "
-                           "float; Brevitas baselines quantise every layer (8-bit input)")
+                           "float; Brevitas baselines quantise every layer (8-bit input)",
+                    act_shifts=ABCLayerOptions.act_shifts)
     rows = []
     for spec in specs:
         model = build(args.dataset, spec, width)

@@ -35,6 +35,7 @@ import pytorch_lightning as pl
 import torch
 
 from brevitas_abc import ABCConfig
+from brevitas_abc.nn.abc_options import ABCLayerOptions
 from lightning_modules.callbacks import LatentWeightClipping
 from lightning_modules.data import MNISTDataModule
 from lightning_modules.models import build_model
@@ -164,6 +165,7 @@ def main(argv=None) -> list[dict]:
             "model": "build_model('local_lfc', abc=ABCConfig(...)), first and last layer float",
             "hidden": int(1024 * args.width), "epochs": args.epochs, "seeds": args.seeds,
             "batch_size": args.batch_size, "optimizer": "Adam lr 1e-3, cosine to 0, LatentWeightClipping(1.0)",
+            "act_shifts": ABCLayerOptions.act_shifts,
             "train_images": args.train_subset or 60000}
     results = []
     for seed in args.seeds:

@@ -4,7 +4,7 @@
 other counts fall back to "uniform".
 "uniform": evenly spread, over [-1, 1] for weights (in units of std(W)) and over [-1.5, 1.5] for
 activations (the span of the paper's N=3 preset); a single base gets shift 0.
-"centered" (activations only): evenly spread over [-0.5, 0.5], i.e. thresholds ``0.5 - v`` evenly over
+"centered" (activations only; the default of ``ABCLayerOptions.act_shifts``): evenly spread over [-0.5, 0.5], i.e. thresholds ``0.5 - v`` evenly over
 [0, 1]. On BatchNorm outputs the wide presets leave bases almost constant and the straight-through windows
 ``1[0 <= x + v <= 1]`` with gaps between them; measured on LFC, real MNIST (20,000 images, 2 epochs, seed 0):
 ABC(1,3) 94.75 % with "paper" (= "uniform" for N=3), 95.84 % with shifts +-1, 96.58 % with +-0.5, 96.40 % with
