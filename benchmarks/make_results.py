@@ -41,9 +41,10 @@ BENCHMARKS = {
 ONLY_ON_REQUEST = {
     "lfc_mnist": ("train_lfc_mnist.py", {"quick": ["--epochs", "1", "--train-subset", "10000", "--threads", "1",
                                                    "--from-float", "--out", "benchmarks/results/lfc_mnist_staged"],
-                                         "full": ["--epochs", "6", "--threads", "1",
+                                         "full": ["--epochs", "20", "--threads", "1",
                                                   "--from-float", "--out", "benchmarks/results/lfc_mnist_staged"]}),
-    "integer_coefficients": ("integer_coefficients.py", {"quick": ["--budget", "quick"], "full": ["--budget", "full"]}),
+    "integer_coefficients": ("integer_coefficients.py", {"quick": ["--quick", "--threads", "1"],
+                                                         "full": ["--threads", "1"]}),
 }
 
 
@@ -418,7 +419,7 @@ def section_lfc(results: Path, figures: Path) -> str:
     folders = sorted(p.parent for p in results.glob("lfc_mnist*/results.json"))
     if not folders:
         return out[0] + missing("benchmarks/results/lfc_mnist*/results.json",
-                                "python benchmarks/train_lfc_mnist.py --epochs 6 --from-float "
+                                "python benchmarks/train_lfc_mnist.py --epochs 20 --from-float "
                                 "--out benchmarks/results/lfc_mnist_staged")
     for folder in folders:
         data = load(folder / "results.json")
@@ -457,14 +458,21 @@ def section_lfc(results: Path, figures: Path) -> str:
 
 def section_integer(results: Path, figures: Path) -> str:
     out = ["## Integer (hardware) coefficients: effect on accuracy\n"]
-    folder = results / "integer_coefficients"
-    data = load(folder / "results.json")
-    if data is None:
+    folders = sorted(p.parent for p in results.glob("integer_coefficients*/results.json"))
+    if not folders:
         return out[0] + missing("benchmarks/results/integer_coefficients/results.json",
-                                "python benchmarks/integer_coefficients.py --threads 1")
+                                "python benchmarks/integer_coefficients.py --quick --threads 1")
+    for folder in folders:
+        out += integer_run(load(folder / "results.json"), folder, figures)
+    return "\n".join(out) + "\n"
+
+
+def integer_run(data: dict, folder: Path, figures: Path) -> list[str]:
+    """Table, figure, provenance and per-variant sentences of one integer-coefficient run (``folder``)."""
     summary = data.get("summary") or data.get("rows") or []
-    out.append(f"Model: {data.get('model', '?')}; {data.get('train_images', '?')} training images; "
-               f"{data.get('optimizer', '')}.\n")
+    out = [f"### {folder.name}\n",
+           f"Model: {data.get('model', '?')}; hidden {data.get('hidden', '?')}; {data.get('train_images', '?')} "
+           f"training images; {data.get('optimizer', '')}; ABC act_shifts {data.get('act_shifts', 'paper')}.\n"]
     body = []
     for r in summary:
         top1 = r.get("top1_mean", r.get("top1"))
@@ -475,8 +483,7 @@ def section_integer(results: Path, figures: Path) -> str:
                      "" if delta is None else f"{delta:+.2f}"])
     out.append(table(["variant", "coefficient bits", "top-1 % (mean ± std over seeds)", "vs float coefficients"],
                      body, align="|---|---:|---:|---:|"))
-    out.append(figure(folder / "integer_coefficients.png", figures, "integer_coefficients.png",
-                      "integer coefficients"))
+    out.append(figure(folder / "integer_coefficients.png", figures, f"{folder.name}.png", folder.name))
     seeds = data.get("seeds")
     out.append(provenance({**data, "seed": data.get("seed", ", ".join(map(str, seeds)) if seeds else None)}) + "\n")
     for r in summary:
@@ -485,7 +492,8 @@ def section_integer(results: Path, figures: Path) -> str:
             size = "within" if std is not None and abs(delta) <= 2 * std else "beyond"
             out.append(f"- {r['variant']}: {delta:+.2f} points against float coefficients "
                        f"({size} two standard deviations of its top-1 over seeds{'' if std is not None else ': no std'}).")
-    return "\n".join(out) + "\n"
+    out.append("")
+    return out
 
 
 SECTIONS = [section_weight_rmse, section_accuracy, section_lbc_group_net, section_model_size, section_finn,
