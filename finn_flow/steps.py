@@ -41,6 +41,7 @@ from finn_flow.transformations import (
     MoveReluPastReshape,
     MoveTransposeBeforeMultiThreshold,
     MoveTransposePastChannelLinear,
+    PrepareBipolarThresholdsForHW,
     RevertFloatBoundaryLayersToONNX,
     RemoveTrivialTransposeBeforeReshape,
     RevertTrivialShuffleToReshape,
@@ -136,7 +137,8 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
     model = model.transform(MoveLinearPastFork())
     # a flatten of a pooled map (H*W > 1) gets the transposes FINN's streamlining makes NHWC layers from
     model = model.transform(InsertTransposePairBeforeFlatten())
-    # fused ABC layers: bipolar activations into integer weights (no xnor) -> binary + 2b - 1
+    # fused ABC layers: bipolar activations behind a +-1 padding into integer weights -> binary + 2b - 1
+    # (unpadded ones stay bipolar streams: step_convert_to_hw)
     return model.transform(ConvertBipolarThresholdsToBinary())
 
 
@@ -228,6 +230,15 @@ def step_verify_streamlined(model: ModelWrapper, cfg) -> ModelWrapper:
     return model
 
 
+def step_convert_to_hw(model: ModelWrapper, cfg) -> ModelWrapper:
+    """finn-plus's ``step_convert_to_hw``, with bipolar thresholds that feed integer-weight layers (fused ABC)
+    first given the ``out_scale 1`` FINN's converter takes (:class:`PrepareBipolarThresholdsForHW`): they become
+    Thresholding layers with a 1-bit BIPOLAR output, read by the MVAUs as +-1."""
+    from finn.builder.build_dataflow_steps import step_convert_to_hw as finn_step_convert_to_hw
+
+    return finn_step_convert_to_hw(model.transform(PrepareBipolarThresholdsForHW()), cfg)
+
+
 def step_revert_float_boundary_layers(model: ModelWrapper, cfg) -> ModelWrapper:
     """Send float layers at the graph's edges (output de-quantisation) back to the host, and a final
     layout change that is only a reshape (:class:`RevertTrivialShuffleToReshape`) with them."""
@@ -312,7 +323,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         step_convert_pad_values_to_border_bias,
         step_verify_streamlined,
         step_check_padding,
-        "step_convert_to_hw",
+        step_convert_to_hw,
         step_revert_float_boundary_layers,
         step_check_lowered,
         step_verify_hw_layers,
@@ -323,6 +334,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         "step_target_fps_parallelization",
         "step_apply_folding_config",
         "step_minimize_bit_width",
+        "step_transpose_decomposition",
         "step_generate_estimate_reports",
     ]
     if vivado:

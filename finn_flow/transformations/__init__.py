@@ -10,7 +10,10 @@ from finn_flow.transformations.absorb_relu_into_thresholds import (
     MoveReluPastReshape,
 )
 from finn_flow.transformations.absorb_pad_into_im2col import AbsorbZeroPadIntoIm2Col
-from finn_flow.transformations.bipolar_to_binary import ConvertBipolarThresholdsToBinary
+from finn_flow.transformations.bipolar_to_binary import (
+    ConvertBipolarThresholdsToBinary,
+    PrepareBipolarThresholdsForHW,
+)
 from finn_flow.transformations.clip_xnor_thresholds import ClipXnorThresholdsToPopcountRange
 from finn_flow.transformations.duplicate_shared_thresholds import DuplicateSharedBipolarThresholds
 from finn_flow.transformations.duplicate_shared_weight_quant import DuplicateSharedWeightQuantizers
@@ -55,6 +58,7 @@ __all__ = [
     "MoveReluPastReshape",
     "MoveTransposeBeforeMultiThreshold",
     "MoveTransposePastChannelLinear",
+    "PrepareBipolarThresholdsForHW",
     "RemoveTrivialTransposeBeforeReshape",
     "RevertFloatBoundaryLayersToONNX",
     "RevertTrivialShuffleToReshape",

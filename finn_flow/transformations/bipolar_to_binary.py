@@ -1,11 +1,19 @@
-"""Turn a bipolar activation that feeds integer-weight layers into binary thresholds plus ``2*b - 1``.
+"""Bipolar activations that feed integer-weight layers (the ``fused`` ABC mapping): carried as bipolar streams,
+or, behind a padding, as binary thresholds plus ``2*b - 1``.
 
-After the ``fused`` ABC mapping the activation bases ``H_n in {-1, +1}`` feed MatMul/Conv layers with
-integer (not bipolar) weights, so FINN's xnor conversion does not apply and its Thresholding layer
-rejects the bipolar ``MultiThreshold`` (``out_scale = 2``). With ``H = 2b - 1`` (``b`` in {0, 1}):
+Bipolar streams (:class:`PrepareBipolarThresholdsForHW`): FINN's HLS MVAU reads a BIPOLAR input with integer
+weights as one bit per value (``Recast<Binary>``: bit 0 is -1, bit 1 is +1), and its Thresholding layer emits
+that bit for a BIPOLAR output (its Python execution gives ``2y - 1``). FINN's converter only takes thresholds
+with ``out_scale = 1``, so just before conversion a bipolar MultiThreshold (``out_scale 2, out_bias -1``) is
+given ``out_scale 1, out_bias 0`` with its output still annotated BIPOLAR; the Thresholding layer made from it
+computes the same +-1 values. One bit per activation, as in the bitwise mapping.
+
+Behind a padding this does not work: FINN's FMPadding pads with 0, which Python executes as the value 0 and the
+hardware as bit 0, i.e. -1. There (:class:`ConvertBipolarThresholdsToBinary`)
+with ``H = 2b - 1`` (``b`` in {0, 1}):
 the thresholds output ``b`` (``out_scale 1, out_bias 0``) and an explicit ``Mul(2) -> Add(-1)``
 follows, which streamlining moves past the MatMul (``2 W b - colsum(W)``) and into the next thresholds.
-A ``Pad`` between them (ABC pads with +1) is kept before the affine map with its value mapped to the
+The ``Pad`` between them (ABC pads with +1) is kept before the affine map with its value mapped to the
 binary domain, ``(v + 1) / 2`` (so only +1 and -1 padding qualify). Exact.
 
 The thresholds' output is annotated ``UINT2`` (values 0 and 1), not ``BINARY``: FINN's HLS MVAU computes
@@ -39,7 +47,16 @@ def _integer_weight_consumer(model: ModelWrapper, node) -> bool:
 
 
 class ConvertBipolarThresholdsToBinary(Transformation):
-    """Bipolar MultiThreshold (-> Pad +-1) -> integer-weight MatMul/Conv becomes binary + ``2b - 1``."""
+    """Bipolar MultiThreshold -> Pad +-1 -> integer-weight MatMul/Conv becomes binary + ``2b - 1``.
+
+    Args:
+        padded_only: leave unpadded paths bipolar (for :class:`PrepareBipolarThresholdsForHW`); False converts
+            them too (a 2-bit stream per activation, where a 1-bit bipolar stream would do).
+    """
+
+    def __init__(self, padded_only: bool = True):
+        super().__init__()
+        self.padded_only = padded_only
 
     def apply(self, model: ModelWrapper):
         for mt in model.get_nodes_by_op_type("MultiThreshold"):
@@ -70,7 +87,7 @@ class ConvertBipolarThresholdsToBinary(Transformation):
                 model.set_initializer(new_value, np.asarray((value + 1) / 2, dtype=np.float32))
                 pad.input[2] = new_value
                 tail = pad
-            elif not _integer_weight_consumer(model, consumers[0]):
+            elif self.padded_only or not _integer_weight_consumer(model, consumers[0]):
                 continue
             inst.set_nodeattr("out_dtype", BINARY_STREAM_DATATYPE)
             inst.set_nodeattr("out_scale", 1.0)
@@ -97,3 +114,22 @@ class ConvertBipolarThresholdsToBinary(Transformation):
                 model.set_tensor_datatype(node.output[0], DataType[BINARY_STREAM_DATATYPE])
             return model, True
         return model, False
+
+
+class PrepareBipolarThresholdsForHW(Transformation):
+    """Bipolar MultiThreshold (``out_scale 2, out_bias -1``) -> ``out_scale 1, out_bias 0``, output still BIPOLAR.
+
+    Run only immediately before FINN's ``InferThresholdingLayer``: in between, the graph's Python execution would
+    give 0/1 where +-1 is meant; the Thresholding layer made from the node gives +-1 again (see module docstring).
+    """
+
+    def apply(self, model: ModelWrapper):
+        modified = False
+        for mt in model.get_nodes_by_op_type("MultiThreshold"):
+            inst = getCustomOp(mt)
+            if (inst.get_nodeattr("out_dtype") == "BIPOLAR" and inst.get_nodeattr("out_scale") == 2.0
+                    and inst.get_nodeattr("out_bias") == -1.0):
+                inst.set_nodeattr("out_scale", 1.0)
+                inst.set_nodeattr("out_bias", 0.0)
+                modified = True
+        return model, modified

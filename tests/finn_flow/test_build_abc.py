@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 
 import finn_flow
 
@@ -36,9 +37,13 @@ def _assert_not_degenerate(result):
     assert len(np.unique(_reference(result).round(5), axis=0)) >= 10, "test model is (almost) constant"
 
 
-def _mvau_count(result) -> int:
+def _mvaus(result) -> list:
     model = ModelWrapper(str(Path(result.output_dir) / "intermediate_models" / "step_generate_estimate_reports.onnx"))
-    return sum(node.op_type.startswith("MVAU") for node in model.graph.node)
+    return [getCustomOp(node) for node in model.graph.node if node.op_type.startswith("MVAU")]
+
+
+def _mvau_count(result) -> int:
+    return len(_mvaus(result))
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +89,20 @@ def test_fused_mapping_uses_fewer_mvaus(integer_abc_builds, name):
     fused = _mvau_count(integer_abc_builds[name, "fused"])
     layers = ABC_LAYERS[name]
     assert bitwise == layers * 4 and fused == layers * 2, (bitwise, fused)
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_fused_mapping_streams_one_bit_activations(integer_abc_builds, name):
+    # fused: the activation bases reach the integer MVAUs as 1-bit BIPOLAR streams; only behind a +-1 padding
+    # (CNV convolutions; FINN pads with bit 0) are they carried as 0/1 values in a 2-bit stream
+    inputs = [mvau.get_nodeattr("inputDataType") for mvau in _mvaus(integer_abc_builds[name, "fused"])]
+    weights = [mvau.get_nodeattr("weightDataType") for mvau in _mvaus(integer_abc_builds[name, "fused"])]
+    assert not any(w in ("BIPOLAR", "BINARY") for w in weights), weights  # integer (fused) weights, no xnor
+    assert inputs.count("BIPOLAR") >= 2 * 2, inputs  # at least the two fully connected ABC layers, N = 2 each
+    if name == "mlp":
+        assert set(inputs) == {"BIPOLAR"}, inputs
+    else:
+        assert set(inputs) <= {"BIPOLAR", "UINT2"}, inputs
 
 
 def test_float_coefficients_are_exact_but_reported(tmp_path, mnist_images):
