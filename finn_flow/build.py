@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from finn_flow.boards import resolve_board
+from finn_flow.checks import check_torch_model
 from finn_flow.config import ABC_MAPPINGS
 from finn_flow.errors import BuildStepError, FinnFlowError
 from finn_flow.finn_env import builder_without_vivado, prepare_finn, vivado_available
@@ -131,6 +132,8 @@ def build(
 
     Raises:
         InvalidModelError, UnknownBoardError, ValueError: bad arguments, before anything is built.
+        UnsupportedOpError: also before anything is built, for a torch model with modules the flow does not
+            lower (Group-Net block/group modes; :func:`finn_flow.checks.check_torch_model`).
         UnsupportedOpError, FloatInDataflowError, VerificationError, BuildStepError: from the flow,
             naming the node, tensor, stage or step.
     """
@@ -141,6 +144,8 @@ def build(
         raise ValueError(f"clock_ns must be a positive number of nanoseconds, got {clock_ns!r}")
     if target_fps is not None and not (isinstance(target_fps, (int, float)) and target_fps > 0):
         raise ValueError(f"target_fps must be a positive number or None, got {target_fps!r}")
+    if is_torch_module(model_or_path):
+        check_torch_model(model_or_path)  # before anything is written
 
     out = Path(output_dir)
     if out.exists():

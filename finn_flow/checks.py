@@ -4,7 +4,8 @@
 hardware layers both before and after it cannot be placed (FINN would cut the accelerator in two
 partitions or fail with a cryptic partitioning error), so we name it. Non-hardware nodes at the start
 or end run on the host and are listed. ``float_tensors_in`` lists FLOAT32 tensors of a dataflow
-partition (streams and parameters).
+partition (streams and parameters). ``check_torch_model`` refuses, before export, the module kinds the flow
+does not lower (Group-Net block/group decompositions), naming each.
 """
 
 from __future__ import annotations
@@ -87,3 +88,30 @@ def float_tensors_in(model: ModelWrapper) -> list[str]:
                     kind = "parameter" if model.get_initializer(name) is not None else role
                     found.append(f"{node.name} ({node.op_type}): {name} ({kind})")
     return found
+
+
+#: module classes the flow does not lower, with what to use instead
+NOT_LOWERED = {
+    "GroupNetBlock": "Group-Net mode='block'",
+    "GroupNetGroup": "Group-Net mode='group'",
+}
+
+
+def check_torch_model(model) -> None:
+    """Refuse a torch model holding modules the flow does not lower (:data:`NOT_LOWERED`).
+
+    Group-Net's block and group decompositions add float residual streams and gate-weighted branch sums that
+    no FINN layer takes (FINN's AddStreams needs integer streams); without this check the build would fail deep
+    in streamlining with an assertion about a MultiThreshold node.
+
+    Raises:
+        UnsupportedOpError: naming each such module and the supported alternative.
+    """
+    found = [f"{name or '<model>'} ({type(m).__name__}: {NOT_LOWERED[type(m).__name__]})"
+             for name, m in model.named_modules() if type(m).__name__ in NOT_LOWERED]
+    if found:
+        raise UnsupportedOpError(
+            f"these modules cannot be lowered to FINN hardware layers yet: {', '.join(found[:5])}"
+            f"{f' and {len(found) - 5} more' if len(found) > 5 else ''}. Their residual streams and gated branch sums "
+            "are float. Supported Group-Net form: GroupNetConfig(mode='layer', branch_scale_bits=2..4) (parallel "
+            "binary branches per layer, summed in integers).")
