@@ -236,7 +236,8 @@ def step_convert_to_hw(model: ModelWrapper, cfg) -> ModelWrapper:
     Thresholding layers with a 1-bit BIPOLAR output, read by the MVAUs as +-1."""
     from finn.builder.build_dataflow_steps import step_convert_to_hw as finn_step_convert_to_hw
 
-    return finn_step_convert_to_hw(model.transform(PrepareBipolarThresholdsForHW()), cfg)
+    prepare = PrepareBipolarThresholdsForHW(standalone_thresholds=cfg.standalone_thresholds)
+    return finn_step_convert_to_hw(model.transform(prepare), cfg)
 
 
 def step_revert_float_boundary_layers(model: ModelWrapper, cfg) -> ModelWrapper:

@@ -121,11 +121,27 @@ class PrepareBipolarThresholdsForHW(Transformation):
 
     Run only immediately before FINN's ``InferThresholdingLayer``: in between, the graph's Python execution would
     give 0/1 where +-1 is meant; the Thresholding layer made from the node gives +-1 again (see module docstring).
+    Thresholds that FINN merges into the MVAU before them are left alone: without ``standalone_thresholds`` (FINN's
+    default) a MultiThreshold that is the only consumer of an integer MatMul becomes the MVAU's activation, which
+    takes the bipolar ``out_scale 2, out_bias -1`` form itself (``InferQuantizedMatrixVectorActivation``).
     """
+
+    def __init__(self, standalone_thresholds: bool = False):
+        super().__init__()
+        self.standalone_thresholds = standalone_thresholds
+
+    def _merged_into_mvau(self, model: ModelWrapper, mt) -> bool:
+        if self.standalone_thresholds:
+            return False
+        producer = model.find_producer(mt.input[0])
+        return (producer is not None and producer.op_type in ("MatMul", "XnorPopcountMatMul")
+                and len(model.find_consumers(producer.output[0])) == 1)
 
     def apply(self, model: ModelWrapper):
         modified = False
         for mt in model.get_nodes_by_op_type("MultiThreshold"):
+            if self._merged_into_mvau(model, mt):
+                continue
             inst = getCustomOp(mt)
             if (inst.get_nodeattr("out_dtype") == "BIPOLAR" and inst.get_nodeattr("out_scale") == 2.0
                     and inst.get_nodeattr("out_bias") == -1.0):

@@ -105,6 +105,25 @@ def test_fused_mapping_streams_one_bit_activations(integer_abc_builds, name):
         assert set(inputs) <= {"BIPOLAR", "UINT2"}, inputs
 
 
+def test_fused_single_activation_base_thresholds_merge_into_the_mvau(tmp_path, mnist_images):
+    # N = 1: each fused layer's integer MatMul feeds the next layer's bipolar thresholds directly, and FINN merges
+    # them into that MVAU (its bipolar output form, out_scale 2 / out_bias -1), not a standalone Thresholding layer
+    images, _ = mnist_images
+    model = trained_integer_abc(abc_mlp, coefficient_bits=3, steps=200, num_act_bases=1)
+    result = finn_flow.build(model, tmp_path / "fused_n1", abc_mapping="fused", target_fps=2000,
+                             verify_inputs=images)
+    _assert_integer_dataflow(result)
+    _assert_codegen(result)
+    _assert_not_degenerate(result)
+    for row in result.verification:
+        assert row["argmax_agreement"] == 1.0 and row["max_abs_diff"] == 0.0, row
+    mvaus = _mvaus(result)
+    assert len(mvaus) == ABC_LAYERS["mlp"], [m.onnx_node.name for m in mvaus]
+    assert [m.get_nodeattr("inputDataType") for m in mvaus] == ["BIPOLAR"] * len(mvaus)
+    # the two hidden layers' MVAUs compute the next activation base themselves
+    assert [m.get_nodeattr("outputDataType") for m in mvaus[:2]] == ["BIPOLAR", "BIPOLAR"]
+
+
 def test_float_coefficients_are_exact_but_reported(tmp_path, mnist_images):
     images, _ = mnist_images
     model = swapped(abc_mlp, seed=1)
