@@ -8,7 +8,8 @@ benchmark ``benchmarks/accuracy_sweep.py --dataset cifar10`` (``--accuracy``; it
 ``finn_config`` naming these configs). Configs without an accuracy are listed as missing in the JSON.
 
 ABC weights here are untrained (estimates depend on shapes and bit widths, not on values): full-width
-CNV from ``brevitas_abc.models`` with every layer but the last ABC. ABC's branch coefficients are injected
+CNV from ``brevitas_abc.models`` with every layer but the last ABC and, as ``build_model`` trains it, no float ReLU
+in front of an ABC layer. ABC's branch coefficients are injected
 into the exported graph as integer multiples of one scale (``tests/finn_flow/abc_models.py``
 ``export_with_integer_coefficients``), the form a hardware-aware training constraint produces (DESIGN.md
 1.3); with free float coefficients the bitwise mapping keeps FLOAT32 Mul/Add layers in the accelerator,
@@ -71,9 +72,14 @@ def abc_cnv_qonnx(m: int, n: int, path: Path, example: np.ndarray) -> Path:
     from brevitas_abc.models.registry import create_model
     from tests.finn_flow.abc_models import export_with_integer_coefficients
 
+    from lightning_modules.models.builder import drop_activations_before_binary_inputs
+
     torch.manual_seed(0)
     model = create_model("cnv")
     swap(model, ABCConfig(num_weight_bases=m, num_act_bases=n, keep_first=False, keep_last=True), verbose=False)
+    # as trained (build_model): the ABC activation is the nonlinearity, no float ReLU in front of it (with one, the
+    # default shifts' v = 0.5 base is sign(relu(x)) = +1, which finn_flow refuses: checks.check_bipolar_after_relu)
+    drop_activations_before_binary_inputs(model)
     model.eval()
     # untrained full-width CNV: a few pre-activations lie within float32 rounding of a threshold (CIFAR test image
     # 0 at ABC(3,3)), so the PyTorch-vs-QONNX export check is skipped; the coefficients are replaced anyway

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from finn_flow.boards import resolve_board
-from finn_flow.checks import check_torch_model
+from finn_flow.checks import check_bipolar_after_relu, check_torch_model
 from finn_flow.config import ABC_MAPPINGS
 from finn_flow.errors import BuildStepError, FinnFlowError
 from finn_flow.finn_env import builder_without_vivado, prepare_finn, vivado_available
@@ -168,6 +168,7 @@ def build(
     else:
         qonnx_path = Path(model_or_path)
     model = load_qonnx(qonnx_path)
+    check_bipolar_after_relu(model)
     if not torch_module:
         model.save(str(out / "input" / "model_qonnx.onnx"))
         qonnx_path = out / "input" / "model_qonnx.onnx"

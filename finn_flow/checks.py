@@ -5,7 +5,8 @@ hardware layers both before and after it cannot be placed (FINN would cut the ac
 partitions or fail with a cryptic partitioning error), so we name it. Non-hardware nodes at the start
 or end run on the host and are listed. ``float_tensors_in`` lists FLOAT32 tensors of a dataflow
 partition (streams and parameters). ``check_torch_model`` refuses, before export, the module kinds the flow
-does not lower (Group-Net block/group decompositions), naming each.
+does not lower (Group-Net block/group decompositions), naming each; ``check_bipolar_after_relu`` refuses a
+QONNX pattern FINN's converter gets wrong.
 """
 
 from __future__ import annotations
@@ -115,3 +116,29 @@ def check_torch_model(model) -> None:
             f"{f' and {len(found) - 5} more' if len(found) > 5 else ''}. Their residual streams and gated branch sums "
             "are float. Supported Group-Net form: GroupNetConfig(mode='layer', branch_scale_bits=2..4) (parallel "
             "binary branches per layer, summed in integers).")
+
+
+def check_bipolar_after_relu(model: ModelWrapper) -> None:
+    """Refuse a ``BipolarQuant`` that reads a ``Relu``/``Selu`` output directly.
+
+    FINN's QONNX converter (``QuantReluHandler``) treats that pair as a 1-bit unsigned ReLU quantizer
+    (threshold ``scale / 2``, output 0/1), whereas the graph means ``sign(relu(x)) = +1`` for every x: the build
+    would compute other numbers (or stop in FINN's xnor conversion with "Unexpected scale/bias attributes"). An
+    ABC activation base with shift ``v = 0.5`` (offset ``v - 0.5 = 0``; the "centered" preset's last base for
+    N >= 2) behind a kept ReLU exports exactly this; that base is constant +1 anyway.
+
+    Raises:
+        UnsupportedOpError: naming each such BipolarQuant and its producer.
+    """
+    found = []
+    for node in model.get_nodes_by_op_type("BipolarQuant"):
+        producer = model.find_producer(node.input[0])
+        if producer is not None and producer.op_type in ("Relu", "Selu"):
+            found.append(f"{node.name} (reads {producer.op_type} {producer.name})")
+    if found:
+        raise UnsupportedOpError(
+            f"BipolarQuant directly after a ReLU cannot be lowered exactly: {', '.join(found[:5])}"
+            f"{f' and {len(found) - 5} more' if len(found) > 5 else ''}. sign(relu(x)) is +1 for every x, but FINN "
+            "converts the pair as a 1-bit ReLU quantizer. For ABC layers: remove the float ReLU before them "
+            "(lightning_modules' build_model does; the ABC activation is the nonlinearity) or use act_shifts whose "
+            "thresholds 0.5 - v are above 0 (no shift v >= 0.5).")

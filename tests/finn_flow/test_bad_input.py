@@ -98,3 +98,17 @@ def test_group_net_block_and_group_modes_are_refused_by_name(tmp_path, mode):
     with pytest.raises(finn_flow.UnsupportedOpError, match=kind + r".*mode='layer', branch_scale_bits"):
         finn_flow.build(model, tmp_path / "out", example_input=np.zeros((1, 3, 32, 32), np.float32))
     assert not (tmp_path / "out").exists()
+
+
+def test_bipolar_quant_right_after_relu_is_refused_by_name(tmp_path):
+    # default ("centered") ABC shifts for N=2 include v = 0.5, i.e. sign(x) on the kept ReLU's output
+    from torch import nn
+
+    from brevitas_abc import ABCConfig, swap
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(),
+                          nn.Linear(8, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 4, bias=False))
+    model = swap(model, ABCConfig(num_weight_bases=2, num_act_bases=2), verbose=False).eval()
+    with pytest.raises(finn_flow.UnsupportedOpError, match=r"BipolarQuant_\d+ \(reads Relu"):
+        finn_flow.build(model, tmp_path / "out", example_input=np.zeros((1, 16), np.float32), input_scale=None)
+    _no_success(tmp_path / "out")
