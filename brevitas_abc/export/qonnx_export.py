@@ -121,9 +121,10 @@ def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: floa
 
     Raises:
         QONNXMismatchError: the executed graph differs from PyTorch eval by more than ``atol`` or picks a
-            different argmax (the message gives both numbers) on an input where no binarizer input lies within
-            float rounding of its threshold. Differences only on inputs with such near-ties (``near_tie_inputs``:
-            float32 summation order decides those signs) are reported (``near_tie_inputs``) with a warning.
+            different argmax (the message gives both numbers). Accepted instead, with a warning and counted in
+            ``ExportReport.near_tie_inputs``: differences on at most a quarter of 4 or more inputs, each of which has
+            a binarizer input within ``NEAR_TIE`` of its threshold (float32 summation order decides those signs;
+            :func:`near_tie_inputs`).
         NonStandardOpError: the graph contains a non-ONNX/QONNX op.
     """
     from qonnx.core.modelwrapper import ModelWrapper
@@ -155,7 +156,9 @@ def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: floa
         if reference.ndim == 2 and reference.shape[1] > 1:
             differs |= produced.argmax(1) != reference.argmax(1)
         ties = near_tie_inputs(wrapper, example_input.detach().cpu().numpy())
-        if differs.any() and ties[differs].all():
+        # a systematic difference shows on most inputs; float ties on a few (here: at most a quarter of >= 4)
+        few = 4 <= len(differs) and differs.sum() <= len(differs) // 4
+        if differs.any() and few and ties[differs].all():
             report = ExportReport(path, report.num_inputs, max_abs_diff, agreement, op_types, int(differs.sum()))
             warnings.warn(f"{report}: each differing input has a binarizer input within {NEAR_TIE} of its "
                           "threshold, where float32 rounding decides the sign; the graph itself matches PyTorch")

@@ -75,6 +75,46 @@ def test_a_mismatching_graph_is_reported_not_hidden(tmp_path, trained_mnist_cnn,
         export_qonnx(model, mnist_test_batch[0], tmp_path / "bad.onnx")
 
 
+@pytest.mark.parametrize("differing, tied, accepted", [
+    (1, True, True),     # one of 64 inputs differs, and it has a binarizer input at a float near-tie
+    (1, False, False),   # ... but without a near-tie there: something else differs
+    (64, True, False),   # every input differs: systematic, whatever the ties
+])
+def test_differences_are_accepted_only_as_float_near_ties_on_few_inputs(
+        tmp_path, trained_mnist_cnn, mnist_test_batch, monkeypatch, differing, tied, accepted):
+    real_execute = qonnx_export.execute_qonnx
+
+    def shifted(wrapper, inputs):
+        out = real_execute(wrapper, inputs)
+        out[:differing] += 1e-3
+        return out
+
+    monkeypatch.setattr(qonnx_export, "execute_qonnx", shifted)
+    monkeypatch.setattr(qonnx_export, "near_tie_inputs", lambda wrapper, inputs: np.full(len(inputs), tied))
+    model = _swapped(trained_mnist_cnn, 1, 1, "per_tensor")
+    if accepted:
+        with pytest.warns(UserWarning, match="float32 rounding decides the sign"):
+            report = export_qonnx(model, mnist_test_batch[0], tmp_path / "tie.onnx")
+        assert report.near_tie_inputs == differing and "near-ties" in str(report)
+    else:
+        with pytest.raises(QONNXMismatchError):
+            export_qonnx(model, mnist_test_batch[0], tmp_path / "bad.onnx")
+
+
+def test_near_tie_inputs_ignores_exact_zeros_and_finds_values_near_the_threshold():
+    from onnx import TensorProto, helper
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.basic import qonnx_make_model
+
+    node = helper.make_node("BipolarQuant", ["x", "s"], ["y"], domain="qonnx.custom_op.general")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 2])])
+    model = ModelWrapper(qonnx_make_model(graph))
+    model.set_initializer("s", np.float32(1.0))
+    x = np.array([[0.0, 1.0], [3e-6, -2.0], [-0.5, 0.4]], dtype=np.float32)
+    assert qonnx_export.near_tie_inputs(model, x).tolist() == [False, True, False]
+
+
 def test_export_leaves_the_model_in_its_training_mode(tmp_path, trained_mnist_cnn, mnist_test_batch):
     model = _swapped(trained_mnist_cnn, 1, None, "per_channel").train()
     export_qonnx(model, mnist_test_batch[0], tmp_path / "m.onnx")
