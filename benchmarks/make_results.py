@@ -364,13 +364,19 @@ def section_finn(results: Path, figures: Path) -> str:
                    "are for full-width CNV (every layer but the last ABC), so the Pareto plot pairs two different "
                    "widths: compare orderings, not values.\n")
     lut = {r["config"]: r.get("lut") for r in rows if "error" not in r}
+    bram = {r["config"]: r.get("bram36") for r in rows if "error" not in r}
     for mapping in ("bitwise", "fused"):
         chain = [(c, lut.get(f"{c}_{mapping}")) for c in ("abc11", "abc31", "abc33")]
         out.append("- " + ordering_sentence(f"LUT grows with M*N ({mapping} mapping)", chain,
                                             higher_is_better=False))
     for c in ("abc11", "abc31", "abc33"):
         if lut.get(f"{c}_bitwise") is not None and lut.get(f"{c}_fused") is not None:
-            out.append(f"- {c}: fused uses {lut[f'{c}_fused'] / lut[f'{c}_bitwise']:.2f}x the LUT of bitwise.")
+            text = f"- {c}: fused uses {lut[f'{c}_fused'] / lut[f'{c}_bitwise']:.2f}x the LUT of bitwise"
+            if bram.get(f"{c}_bitwise") and bram.get(f"{c}_fused") is not None:
+                ratio = bram[f"{c}_fused"] / bram[f"{c}_bitwise"]
+                text += f" and {ratio:.2f}x its BRAM36" + (
+                    " (the summed bases' integer weights are wider than the M binary ones)" if ratio > 1.05 else "")
+            out.append(text + ".")
     out.append("- FINN counts 0 LUT for Elementwise*/DuplicateStreams nodes (ENVIRONMENT.md), so the bitwise "
                "mapping's totals are lower bounds.")
     return "\n".join(out) + "\n"
