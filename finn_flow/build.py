@@ -19,6 +19,7 @@ from finn_flow.model_io import (
     export_torch,
     images_to_input_shape,
     is_torch_module,
+    load_checkpoint,
     load_qonnx,
     torch_outputs,
 )
@@ -96,6 +97,7 @@ def build(
     folding_config_file: str | None = None,
     codegen: bool = True,
     summary: bool = True,
+    config: str | None = None,
 ) -> BuildResult:
     """Build a quantised network into a FINN dataflow accelerator, verifying every stage.
 
@@ -106,8 +108,9 @@ def build(
     own IP generation, FIFO sizing, stitched IP, bitfile and driver steps follow.
 
     Args:
-        model_or_path: a QONNX/ONNX file path, or a Brevitas ``torch.nn.Module`` (exported with
-            ``brevitas.export.export_qonnx``; needs ``verify_inputs`` or ``example_input``).
+        model_or_path: a QONNX/ONNX file path, a Brevitas ``torch.nn.Module`` (exported with
+            ``brevitas.export.export_qonnx``; needs ``verify_inputs`` or ``example_input``), or an ``abc-train``
+            checkpoint (``.ckpt``, with ``config``).
         output_dir: FINN's output folder; an existing one is replaced.
         board: a FINN board name (``"Pynq-Z1"``, ``"ZCU104"``, ``"U250"``, ...).
         clock_ns: target clock period in ns.
@@ -126,6 +129,8 @@ def build(
         codegen: run ``step_hw_codegen`` (HLS C++ / RTL templates) when Vivado is absent; False stops
             after the estimate reports (faster: code generation of large layers takes tens of seconds).
         summary: write ``report/build_summary.md`` and ``report/build_summary.png``.
+        config: for a ``.ckpt``: the ``abc-train`` YAML it was trained with (it rebuilds the model;
+            :func:`finn_flow.model_io.load_checkpoint`).
 
     Returns:
         A :class:`BuildResult`.
@@ -144,6 +149,11 @@ def build(
         raise ValueError(f"clock_ns must be a positive number of nanoseconds, got {clock_ns!r}")
     if target_fps is not None and not (isinstance(target_fps, (int, float)) and target_fps > 0):
         raise ValueError(f"target_fps must be a positive number or None, got {target_fps!r}")
+    if isinstance(model_or_path, (str, Path)) and Path(model_or_path).suffix == ".ckpt":
+        if config is None:
+            raise ValueError(f"model={str(model_or_path)!r} is a Lightning checkpoint: give config=<the abc-train "
+                             "YAML it was trained with> (the checkpoint holds weights, not the architecture)")
+        model_or_path = load_checkpoint(model_or_path, config)
     if is_torch_module(model_or_path):
         check_torch_model(model_or_path)  # before anything is written
 

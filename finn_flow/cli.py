@@ -1,9 +1,11 @@
-"""``abc-build``: build a QONNX file into a FINN dataflow accelerator from the command line.
+"""``abc-build``: build a QONNX file or an ``abc-train`` checkpoint into a FINN dataflow accelerator.
 
 Example::
 
     abc-build model.onnx out/ --board Pynq-Z1 --clock-ns 10 --target-fps 1000 \\
         --verify-npy images.npy --abc-mapping fused
+    abc-build outputs/lenet5_abc_mnist/checkpoints/best.ckpt out/ \\
+        --config lightning_modules/configs/lenet5_abc_mnist.yaml --verify-npy images.npy --allow-float
 
 Exit status 0 when the flow ran as far as this machine allows (see the message), 1 on a clear error
 (bad input, an op FINN cannot lower, float in the accelerator, a verification mismatch), 2 on bad
@@ -20,7 +22,8 @@ import numpy as np
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="abc-build", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help="QONNX/ONNX file (export a Brevitas model with brevitas_abc.export_qonnx)")
+    p.add_argument("model", help="QONNX/ONNX file (export a Brevitas model with brevitas_abc.export_qonnx), or an "
+                                 "abc-train checkpoint (.ckpt, with --config)")
     p.add_argument("output_dir", help="FINN output folder (replaced if it exists)")
     p.add_argument("--board", default="Pynq-Z1", help="FINN board name (Pynq-Z1, ZCU104, U250, ...)")
     p.add_argument("--clock-ns", type=float, default=10.0, help="target clock period in ns")
@@ -33,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input-datatype", default="UINT8")
     p.add_argument("--allow-float", action="store_true", help="build even with FLOAT32 inside the accelerator")
     p.add_argument("--no-codegen", action="store_true", help="stop after the estimate reports")
+    p.add_argument("--config", default=None, help="for a .ckpt: the abc-train YAML it was trained with")
     return p
 
 
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             args.model, args.output_dir, board=args.board, clock_ns=args.clock_ns,
             target_fps=args.target_fps, abc_mapping=args.abc_mapping, verify_inputs=verify,
             input_scale=args.input_scale or None, input_datatype=args.input_datatype,
-            allow_float_in_dataflow=args.allow_float, codegen=not args.no_codegen)
+            allow_float_in_dataflow=args.allow_float, codegen=not args.no_codegen, config=args.config)
     except (FinnFlowError, ValueError) as error:
         print(f"abc-build: error: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,54 @@
+"""``abc-build`` from an ``abc-train`` checkpoint: the saved config rebuilds the model, the checkpoint fills it,
+and the build verifies every stage against that trained model on real MNIST test images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import finn_flow
+from finn_flow.cli import main as abc_build
+from lightning_modules.cli import cli_main
+from lightning_modules.data import load_mnist
+
+pytestmark = pytest.mark.finn
+CONFIG = Path(__file__).resolve().parents[2] / "lightning_modules" / "configs" / "lfc_abc_mnist.yaml"
+ABC = "--model.model.init_args.abc."
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """LFC-ABC(2,2) at width 1/16, integer coefficients, every layer ABC, 4 steps of abc-train fit on real MNIST."""
+    root = tmp_path_factory.mktemp("abc_train")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)  # the config writes under ./outputs
+        cli_main(["fit", "--config", str(CONFIG), "--model.model.init_args.arch=local_lfc",
+                  '--model.model.init_args.arch_kwargs={"width": 0.0625}', f"{ABC}num_weight_bases=2",
+                  f"{ABC}num_act_bases=2", f"{ABC}keep_first=false", f"{ABC}keep_last=false",
+                  f"{ABC}coefficient_bits=3", "--trainer.max_steps=4", "--trainer.limit_val_batches=1",
+                  "--data.init_args.train_subset=512", "--data.init_args.batch_size=64",
+                  "--trainer.enable_progress_bar=false"])
+    run = root / "outputs" / "lfc_abc_mnist"
+    return run / "checkpoints" / "last.ckpt", run / "logs" / "version_0" / "config.yaml"
+
+
+def test_abc_build_from_a_checkpoint_and_its_saved_config(trained_run, tmp_path, capsys):
+    ckpt, config = trained_run
+    images, _ = load_mnist("test")
+    np.save(tmp_path / "images.npy", images[:50, None])
+    code = abc_build([str(ckpt), str(tmp_path / "build"), "--config", str(config), "--verify-npy",
+                      str(tmp_path / "images.npy"), "--target-fps", "1000", "--abc-mapping", "fused", "--no-codegen"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    for stage in ("qonnx", "streamlined", "hw_layers", "folded"):
+        assert f"verified {stage}: 50 images, argmax agreement 100.0 %, max abs diff 0\n" in printed, printed
+
+
+def test_a_checkpoint_needs_its_config(trained_run, tmp_path):
+    ckpt, _ = trained_run
+    with pytest.raises(ValueError, match=r"is a Lightning checkpoint: give config="):
+        finn_flow.build(ckpt, tmp_path / "out")
+    with pytest.raises(finn_flow.InvalidModelError, match="does not fit the model of config="):
+        finn_flow.build(ckpt, tmp_path / "out", config=str(CONFIG), example_input=np.zeros((1, 1, 28, 28)))
