@@ -91,6 +91,10 @@ def float_tensors_in(model: ModelWrapper) -> list[str]:
     return found
 
 
+def _first_five(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
 #: module classes the flow does not lower, with what to use instead
 NOT_LOWERED = {
     "GroupNetBlock": "Group-Net mode='block'",
@@ -112,8 +116,8 @@ def check_torch_model(model) -> None:
              for name, m in model.named_modules() if type(m).__name__ in NOT_LOWERED]
     if found:
         raise UnsupportedOpError(
-            f"these modules cannot be lowered to FINN hardware layers yet: {', '.join(found[:5])}"
-            f"{f' and {len(found) - 5} more' if len(found) > 5 else ''}. Their residual streams and gated branch sums "
+            f"these modules cannot be lowered to FINN hardware layers yet: {_first_five(found)}. Their residual "
+            "streams and gated branch sums "
             "are float. Supported Group-Net form: GroupNetConfig(mode='layer', branch_scale_bits=2..4) (parallel "
             "binary branches per layer, summed in integers).")
 
@@ -137,8 +141,8 @@ def check_bipolar_after_relu(model: ModelWrapper) -> None:
             found.append(f"{node.name} (reads {producer.op_type} {producer.name})")
     if found:
         raise UnsupportedOpError(
-            f"BipolarQuant directly after a ReLU cannot be lowered exactly: {', '.join(found[:5])}"
-            f"{f' and {len(found) - 5} more' if len(found) > 5 else ''}. sign(relu(x)) is +1 for every x, but FINN "
+            f"BipolarQuant directly after a ReLU cannot be lowered exactly: {_first_five(found)}. sign(relu(x)) is +1 "
+            "for every x, but FINN "
             "converts the pair as a 1-bit ReLU quantizer. For ABC layers: remove the float ReLU before them "
             "(lightning_modules' build_model does; the ABC activation is the nonlinearity) or use act_shifts whose "
             "thresholds 0.5 - v are above 0 (no shift v >= 0.5).")

@@ -34,6 +34,7 @@ def load_checkpoint(path: str | Path, config: str | Path):
         InvalidModelError: a missing file, or a checkpoint whose weights do not fit the config's model.
     """
     import torch
+    import yaml
 
     from lightning_modules.cli import cli_main
 
@@ -45,8 +46,6 @@ def load_checkpoint(path: str | Path, config: str | Path):
         state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
     except Exception as error:
         raise InvalidModelError(f"model={str(path)!r} is not a Lightning checkpoint: {type(error).__name__}: {error}") from error
-    import yaml
-
     settings = yaml.safe_load(config.read_text()) or {}
     settings = {key: value for key, value in settings.items() if key in CONFIG_KEYS}
     try:

@@ -14,8 +14,9 @@ from pytorch_lightning.cli import LightningCLI
 from lightning_modules.module import ClassificationModule
 
 
-def cli_main(args: list[str] | None = None, run: bool = True) -> LightningCLI:
-    """Entry point of ``abc-train``; ``args`` replaces ``sys.argv[1:]`` (for tests and notebooks).
+def cli_main(args: list[str] | dict | None = None, run: bool = True) -> LightningCLI:
+    """Entry point of ``abc-train``; ``args`` replaces ``sys.argv[1:]`` (for tests and notebooks), or is a config
+    mapping (LightningCLI takes both).
 
     With ``run=False`` the objects are built but no subcommand runs (pass no subcommand in ``args``).
     """
