@@ -4,8 +4,8 @@ Example::
 
     abc-build model.onnx out/ --board Pynq-Z1 --clock-ns 10 --target-fps 1000 \\
         --verify-npy images.npy --abc-mapping fused
-    abc-build outputs/lenet5_abc_mnist/checkpoints/best.ckpt out/ \\
-        --config lightning_modules/configs/lenet5_abc_mnist.yaml --verify-npy images.npy --allow-float
+    abc-build outputs/lfc_abc_mnist/checkpoints/best.ckpt out/ \\
+        --config outputs/lfc_abc_mnist/logs/version_0/config.yaml --verify-npy images.npy
 
 Exit status 0 when the flow ran as far as this machine allows (see the message), 1 on a clear error
 (bad input, an op FINN cannot lower, float in the accelerator, a verification mismatch), 2 on bad

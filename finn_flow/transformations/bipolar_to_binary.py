@@ -47,16 +47,8 @@ def _integer_weight_consumer(model: ModelWrapper, node) -> bool:
 
 
 class ConvertBipolarThresholdsToBinary(Transformation):
-    """Bipolar MultiThreshold -> Pad +-1 -> integer-weight MatMul/Conv becomes binary + ``2b - 1``.
-
-    Args:
-        padded_only: leave unpadded paths bipolar (for :class:`PrepareBipolarThresholdsForHW`); False converts
-            them too (a 2-bit stream per activation, where a 1-bit bipolar stream would do).
-    """
-
-    def __init__(self, padded_only: bool = True):
-        super().__init__()
-        self.padded_only = padded_only
+    """Bipolar MultiThreshold -> Pad +-1 -> integer-weight MatMul/Conv becomes binary + ``2b - 1``; unpadded paths
+    stay bipolar (:class:`PrepareBipolarThresholdsForHW`)."""
 
     def apply(self, model: ModelWrapper):
         for mt in model.get_nodes_by_op_type("MultiThreshold"):
@@ -87,7 +79,7 @@ class ConvertBipolarThresholdsToBinary(Transformation):
                 model.set_initializer(new_value, np.asarray((value + 1) / 2, dtype=np.float32))
                 pad.input[2] = new_value
                 tail = pad
-            elif self.padded_only or not _integer_weight_consumer(model, consumers[0]):
+            else:
                 continue
             inst.set_nodeattr("out_dtype", BINARY_STREAM_DATATYPE)
             inst.set_nodeattr("out_scale", 1.0)
