@@ -26,7 +26,7 @@ class ABCLayerOptions:
             (the paper's weights-only experiments).
         weight_granularity: "per_tensor" ("as a whole") or "per_channel".
         weight_shifts: "paper", "uniform" or M floats (``u_m``, in units of std(W)).
-        act_shifts: "centered" (default: thresholds ``0.5 - v_n`` evenly over [0, 1]), "paper" (Table S4),
+        act_shifts: "centered" (default: thresholds ``0.5 - v_n`` at the bin centres ``(k + 0.5) / N`` of [0, 1]), "paper" (Table S4),
             "uniform" or N floats (initial ``v_n``). On BatchNorm outputs the paper's wide shifts trained ABC(3,3)
             1.8 points worse than "centered" on MNIST (numbers in :mod:`brevitas_abc.core.presets`).
         train_weight_shifts, train_act_shifts, train_act_betas: which shifts/coefficients are learned.

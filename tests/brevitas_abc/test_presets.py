@@ -30,9 +30,11 @@ def test_shift_trainability_follows_the_options():
     assert trainable.weight_quant.shifts.tolist() == [-1.0, 0.0, 1.0]
 
 
-def test_centered_activation_shifts_put_thresholds_evenly_on_0_to_1():
+def test_centered_activation_shifts_put_thresholds_at_bin_centres():
     assert act_shifts("centered", 1).tolist() == [0.0]
-    assert act_shifts("centered", 3).tolist() == [-0.5, 0.0, 0.5]
-    assert torch.allclose(act_shifts("centered", 5), torch.tensor([-0.5, -0.25, 0.0, 0.25, 0.5]))
+    for n in range(1, 9):
+        thresholds = sorted((0.5 - act_shifts("centered", n)).tolist())
+        assert thresholds == pytest.approx([(k + 0.5) / n for k in range(n)], abs=1e-6)
+        assert all(0.0 < t < 1.0 for t in thresholds)  # none at 0 (every ReLU zero) or 1
     with pytest.raises(ValueError, match="weight_shifts"):
         weight_shifts("centered", 3)  # an activation preset only
