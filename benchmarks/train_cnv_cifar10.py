@@ -168,12 +168,12 @@ def main(argv: list[str] | None = None) -> dict:
         teacher = float_cnv()
         teacher.load_state_dict(float_state)
 
-    from brevitas_abc.function import use_compiled_kernels
+    from brevitas_abc.function import use_default_kernels
     from lightning_modules.callbacks import LatentWeightClipping
     from lightning_modules.data import CIFAR10DataModule
     from lightning_modules.module import ClassificationModule
 
-    use_compiled_kernels(True)
+    use_default_kernels()
     pl.seed_everything(args.seed, workers=True)
     model = build(args.variant, float_state)
     data = CIFAR10DataModule(root=str(cifar_root()), batch_size=args.batch_size, val_size=0, seed=args.seed,

@@ -1,5 +1,6 @@
 """Shared fixtures and helpers: real MNIST and CIFAR-10 images, a small float CNN trained on real MNIST."""
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -10,6 +11,10 @@ from torch import nn
 
 from lightning_modules.data import load_mnist
 
+
+# build_model, abc-train and the benchmarks compile the ABC kernels by default (20-100 s per process); the suite
+# tests the compiled path explicitly (tests/brevitas_abc/test_compiled_kernels.py) and runs eagerly elsewhere.
+os.environ.setdefault("BREVITAS_ABC_COMPILED_KERNELS", "0")
 
 CIFAR_TAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
 

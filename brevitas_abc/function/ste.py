@@ -92,6 +92,29 @@ def _multi_binary_backward(x: Tensor, grad: Tensor, offsets: Tensor, betas: Tens
 
 
 _KERNELS = {"forward": _multi_binary_forward, "backward": _multi_binary_backward}
+_EAGER = {"forward": _multi_binary_forward, "backward": _multi_binary_backward}
+COMPILED_KERNELS_ENV = "BREVITAS_ABC_COMPILED_KERNELS"
+
+
+def _with_eager_fallback(compiled, name: str):
+    """``compiled``, or the eager kernel once ``torch.compile`` has failed (no C compiler, an unsupported
+    platform, ...): one warning, then every later call of the process runs eagerly (same values)."""
+
+    def run(*args):
+        if _KERNELS[name] is not run:  # an earlier failure switched the process to eager
+            return _KERNELS[name](*args)
+        try:
+            return compiled(*args)
+        except Exception as error:  # noqa: BLE001 - any compile/runtime failure of inductor
+            import warnings
+
+            warnings.warn(f"torch.compile of the ABC multi-binary activation failed ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''}); ABC layers fall back to the eager "
+                          "kernels for the rest of this process (same values, 2-4x slower training)", stacklevel=2)
+            _KERNELS.update(_EAGER)
+            return _EAGER[name](*args)
+
+    return run
 
 
 def use_compiled_kernels(enabled: bool = True) -> None:
@@ -99,15 +122,36 @@ def use_compiled_kernels(enabled: bool = True) -> None:
 
     Eager PyTorch runs 3-4 memory passes per base and direction, which on a CPU costs as much as the
     convolution itself; the compiled kernels make one. Values are identical (same float32 ``x + (v - 0.5)``
-    comparisons); the first call of each shape compiles (tens of seconds with gcc).
+    comparisons); the first call of each input rank compiles (20-100 s with gcc on 2 cores; inductor caches
+    the result on disk for later processes). If compiling fails, one warning and the eager kernels.
     """
     if enabled:
         if "compiled_forward" not in _KERNELS:  # compile wrappers once: re-wrapping piles up recompilations
-            _KERNELS["compiled_forward"] = torch.compile(_multi_binary_forward, dynamic=True)
-            _KERNELS["compiled_backward"] = torch.compile(_multi_binary_backward, dynamic=True)
+            _KERNELS["compiled_forward"] = _with_eager_fallback(
+                torch.compile(_multi_binary_forward, dynamic=True), "forward")
+            _KERNELS["compiled_backward"] = _with_eager_fallback(
+                torch.compile(_multi_binary_backward, dynamic=True), "backward")
         _KERNELS.update(forward=_KERNELS["compiled_forward"], backward=_KERNELS["compiled_backward"])
     else:
-        _KERNELS.update(forward=_multi_binary_forward, backward=_multi_binary_backward)
+        _KERNELS.update(_EAGER)
+
+
+def compiled_kernels_enabled() -> bool:
+    """Whether ABC layers currently run the ``torch.compile`` kernels."""
+    return _KERNELS["forward"] is not _EAGER["forward"]
+
+
+def use_default_kernels() -> bool:
+    """The training default of ``build_model``, ``abc-train`` and the benchmarks: compiled kernels, unless the
+    environment variable ``BREVITAS_ABC_COMPILED_KERNELS`` is ``0`` (the test suite sets it: compiling costs
+    20-100 s per process). Returns whether the compiled kernels are on."""
+    import os
+
+    value = os.environ.get(COMPILED_KERNELS_ENV, "1").strip()
+    if value not in ("0", "1"):
+        raise ValueError(f"{COMPILED_KERNELS_ENV}={value!r} is not allowed: expected 0 or 1")
+    use_compiled_kernels(value == "1")
+    return value == "1"
 
 
 class _MultiBinaryActSTE(torch.autograd.Function):

@@ -51,7 +51,7 @@ def drop_activations_before_binary_inputs(model: nn.Module) -> list[str]:
 
 def build_model(arch: str, num_classes: int = 10, abc: ABCConfig | None = None, lbc: LBCConfig | None = None,
                 group_net: dict | None = None, arch_kwargs: dict | None = None,
-                drop_float_activations: bool = True) -> nn.Module:
+                drop_float_activations: bool = True, compiled_kernels: bool | None = None) -> nn.Module:
     """A network by name, optionally swapped into binary form (at most one of ``abc``, ``lbc``, ``group_net``).
 
     Args:
@@ -68,6 +68,10 @@ def build_model(arch: str, num_classes: int = 10, abc: ABCConfig | None = None, 
         arch_kwargs: further keyword arguments of the architecture (``width``, ``in_channels``, ``depth``, ...).
         drop_float_activations: after an ABC swap with binary activations, remove the float activation
             that directly feeds each ABC layer inside a Sequential (``drop_activations_before_binary_inputs``).
+        compiled_kernels: after an ABC swap, train with the ``torch.compile`` kernels of the multi-binary
+            activation (same values, 2-4x faster training on a CPU; eager fallback with one warning where
+            compiling fails). None (default): on, unless ``BREVITAS_ABC_COMPILED_KERNELS=0``
+            (``brevitas_abc.function.use_default_kernels``); True/False force it (process-wide).
 
     Raises:
         ValueError: ``arch`` is unknown (the message lists the allowed names), or several swap configs.
@@ -93,4 +97,8 @@ def build_model(arch: str, num_classes: int = 10, abc: ABCConfig | None = None, 
         model = brevitas_abc.swap(model, config, verbose=False)
         if drop_float_activations and isinstance(config, ABCConfig):
             drop_activations_before_binary_inputs(model)
+        if isinstance(config, ABCConfig):
+            from brevitas_abc.function import use_compiled_kernels, use_default_kernels
+
+            use_default_kernels() if compiled_kernels is None else use_compiled_kernels(compiled_kernels)
     return model
