@@ -1,13 +1,14 @@
 """brevitas_abc: accurate multi-binary networks (ABC-Net, LBCNN, Group-Net) as Brevitas-native layers.
 
-Public API: ``ABCConfig``, ``LBCConfig``, ``GroupNetConfig``, ``swap``, ``convert``, ``export_qonnx``,
+Public API: ``ABCConfig``, ``LBCConfig``, ``GroupNetConfig``, ``swap``, ``calibrate``, ``convert``, ``export_qonnx``,
 ``summary``, the zoo in ``brevitas_abc.models`` and the layers in ``brevitas_abc.nn``.
 """
 from brevitas_abc import models
+from brevitas_abc.calibration import CalibrationReport, calibrate
 from brevitas_abc.export import ExportReport, QONNXMismatchError, convert, export_qonnx
 from brevitas_abc.nn import ABCConv2d, ABCLinear
 from brevitas_abc.summary import summary
 from brevitas_abc.swap import ABCConfig, GroupNetConfig, LBCConfig, SwapError, swap
 
-__all__ = ["ABCConfig", "ABCConv2d", "ABCLinear", "ExportReport", "GroupNetConfig", "LBCConfig", "QONNXMismatchError",
-           "SwapError", "convert", "export_qonnx", "models", "summary", "swap"]
+__all__ = ["ABCConfig", "ABCConv2d", "ABCLinear", "CalibrationReport", "ExportReport", "GroupNetConfig", "LBCConfig",
+           "QONNXMismatchError", "SwapError", "calibrate", "convert", "export_qonnx", "models", "summary", "swap"]

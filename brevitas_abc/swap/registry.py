@@ -4,8 +4,9 @@ A handler is registered per config type (as in torchao's ``quantize_``); ``swap`
 find candidates, keep the first/last float if the config says so, apply ``filter_fn``, replace, report.
 Unlike torchao, a swap that matches nothing is an error that says why.
 """
+import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from torch import nn
@@ -74,7 +75,7 @@ def _select(candidates, config, filter_fn, report: SwapReport):
 
 
 def swap(model: nn.Module, config, filter_fn: Callable[[nn.Module, str], bool] | None = None,
-         verbose: bool = True) -> nn.Module:
+         verbose: bool = True, calibration_data: Iterable | None = None) -> nn.Module:
     """Replace every candidate layer of ``model`` (in place) by the form ``config`` asks for.
 
     Args:
@@ -82,6 +83,10 @@ def swap(model: nn.Module, config, filter_fn: Callable[[nn.Module, str], bool] |
         config: e.g. ``ABCConfig``; its type selects the handler.
         filter_fn: ``(module, qualified_name) -> bool``; only modules for which it is True are replaced.
         verbose: print the report (it is always logged at INFO level on ``brevitas_abc.swap``).
+        calibration_data: optional batches of real inputs (tensors or ``(inputs, labels)``, a few hundred
+            images): the swapped model is then calibrated on them against a copy of the float model
+            (``brevitas_abc.calibrate(model, calibration_data, reference=float_copy)``), so that a pretrained
+            network keeps most of its accuracy before any training.
 
     Every plain BatchNorm becomes an ``ExactBatchNorm`` (same state dict and training behaviour; its eval
     forward computes ``x * a + b`` exactly as the exported graph does, so sign decisions cannot differ).
@@ -102,6 +107,7 @@ def swap(model: nn.Module, config, filter_fn: Callable[[nn.Module, str], bool] |
     if not candidates:
         raise SwapError(f"swap found nothing to replace in {type(model).__name__}: it has no {handler.describes}")
     report = SwapReport()
+    reference = copy.deepcopy(model) if calibration_data is not None else None
     selected = _select(candidates, config, filter_fn, report)
     if not selected:
         raise SwapError(
@@ -124,4 +130,8 @@ def swap(model: nn.Module, config, filter_fn: Callable[[nn.Module, str], bool] |
     logger.info("%s", report)
     if verbose:
         print(report)
+    if calibration_data is not None:
+        from brevitas_abc.calibration import calibrate
+
+        calibrate(model, calibration_data, reference=reference, verbose=verbose)
     return model

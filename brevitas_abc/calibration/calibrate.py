@@ -1,0 +1,211 @@
+"""``calibrate(model, batches)``: post-training calibration of a swapped network on a few hundred real inputs.
+
+A float network swapped to ABC-Net starts its activations from a preset (``act_shifts="centered"``, betas 1) that
+knows nothing of the scale of each layer's input: a trained CNN drops to chance until it is retrained.
+Calibration sets them from data instead, the way Brevitas's ``calibration_mode`` sets the scales of its
+activation quantisers from statistics:
+
+1. Brevitas quantisers in the model (e.g. an 8-bit ``QuantIdentity`` on the input) collect their statistics
+   under Brevitas's own ``calibration_mode`` (BatchNorm statistics are kept out of it).
+2. The ABC layers with binary activations, in the order the forward pass reaches them, one at a time: the
+   BatchNorm statistics are re-estimated on the network as calibrated so far
+   (:mod:`~brevitas_abc.calibration.batchnorm`), the layer's input ``x`` is recorded on the batches, and
+   its shifts and betas are fitted (:func:`~brevitas_abc.calibration.act_fit.fit_multi_binary_act`) to the
+   float input ``y`` (the ``reference`` float network's input to the layer of the same name; ``x`` itself
+   without a reference). The fit leaves ``A(x) ~ y - c``; a layer with a bias adds ``c * sum(W_hat)`` per
+   output channel to it (exact away from padded borders).
+3. The BatchNorm statistics are re-estimated once more on the whole calibrated network.
+
+Layers with full-precision activations (N = None) need nothing: their alpha is the least-squares fit of the
+float weight already.
+"""
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from brevitas_abc.calibration.act_fit import METHODS, ActFit, fit_multi_binary_act
+from brevitas_abc.calibration.batchnorm import batchnorms, reestimate_batchnorm
+from brevitas_abc.nn.abc_layers import ABCLayerMixin
+
+logger = logging.getLogger("brevitas_abc.calibration")
+
+
+@dataclass
+class CalibrationReport:
+    """What ``calibrate`` did: per ABC layer ``(name, ActFit)``, and the counts of the other steps."""
+
+    layers: list[tuple[str, ActFit]] = field(default_factory=list)
+    images: int = 0
+    brevitas_quantizers: int = 0
+    batchnorms: int = 0
+
+    def __str__(self) -> str:
+        lines = [f"calibrate: {len(self.layers)} ABC activation(s) on {self.images} inputs, "
+                 f"{self.brevitas_quantizers} Brevitas quantiser(s) by calibration_mode, "
+                 f"{self.batchnorms} BatchNorm(s) re-estimated"]
+        for name, fit in self.layers:
+            thresholds = ", ".join(f"{0.5 - v:.3g}" for v in fit.shifts.tolist())
+            betas = ", ".join(f"{b:.3g}" for b in fit.betas.tolist())
+            lines.append(f"  {name}: thresholds [{thresholds}], betas [{betas}], "
+                         f"relative error {fit.relative_error:.3f}")
+        return "\n".join(lines)
+
+
+def _as_input(batch) -> Tensor:
+    """A batch as the model's input: a tensor, or the first element of an ``(inputs, labels, ...)`` batch."""
+    if isinstance(batch, Tensor):
+        return batch
+    if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], Tensor):
+        return batch[0]
+    raise TypeError(f"a calibration batch of type {type(batch).__name__} is not allowed: expected a tensor or a "
+                    "(inputs, labels) tuple/list, as a DataLoader yields")
+
+
+def _device(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _abc_layers_in_forward_order(model: nn.Module, inputs: list[Tensor]) -> list[tuple[str, nn.Module]]:
+    named = {m: name for name, m in model.named_modules()
+             if isinstance(m, ABCLayerMixin) and m.input_quant is not None}
+    order: list[nn.Module] = []
+    hooks = [m.register_forward_pre_hook(lambda m, args: order.append(m) if m not in order else None)
+             for m in named]
+    try:
+        with torch.no_grad():
+            model(inputs[0])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [(named[m], m) for m in order]
+
+
+@torch.no_grad()
+def _record_input(model: nn.Module, module: nn.Module, inputs: list[Tensor]) -> Tensor:
+    seen: list[Tensor] = []
+    hook = module.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().float().cpu()))
+    try:
+        for x in inputs:
+            model(x)
+    finally:
+        hook.remove()
+    return torch.cat([s.reshape(-1) for s in seen])
+
+
+def _brevitas_calibration(model: nn.Module, inputs: list[Tensor]) -> int:
+    """Run Brevitas's ``calibration_mode`` over ``inputs`` if the model has statistics-based Brevitas quantisers."""
+    collecting = [m for m in model.modules() if hasattr(m, "collect_stats_steps")]
+    if not collecting:
+        return 0
+    from brevitas.graph.calibrate import calibration_mode
+
+    norms = batchnorms(model)
+    saved = {m: {k: v.clone() for k, v in m.state_dict().items()} for m in norms}
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    with torch.no_grad(), calibration_mode(model):
+        for m in norms + dropouts:
+            m.eval()
+        for x in inputs:
+            model(x)
+    for m, state in saved.items():
+        m.load_state_dict(state)
+    return len(collecting)
+
+
+def _subsample(values: Tensor, max_samples: int, generator: torch.Generator) -> Tensor | None:
+    if values.numel() <= max_samples:
+        return None
+    return torch.randperm(values.numel(), generator=generator)[:max_samples]
+
+
+@torch.no_grad()
+def _set_fit(layer: nn.Module, fit: ActFit, x: Tensor, y: Tensor) -> float:
+    """Write the fit into the layer's quantiser; correct its bias for the offset; returns the offset used."""
+    quant = layer.input_quant
+    quant.shifts.copy_(fit.shifts.to(quant.shifts))
+    quant.betas.copy_(fit.betas.to(quant.betas))
+    # The betas used may be rounded (coefficient_bits): measure the offset of the activation as it computes.
+    device = quant.shifts.device
+    a = quant(x.to(device))[0].cpu().double()
+    offset = float((y.double() - a).mean())
+    if layer.bias is not None:
+        w_hat = layer.weight_quant(layer.weight)[0]
+        layer.bias.add_(offset * w_hat.reshape(w_hat.shape[0], -1).sum(dim=1))
+    return offset
+
+
+def calibrate(model: nn.Module, batches: Iterable, reference: nn.Module | None = None, method: str = "lloyd",
+              clip: float = 1e-3, max_samples: int = 1 << 20, seed: int = 0,
+              verbose: bool = True) -> CalibrationReport:
+    """Calibrate a swapped model's ABC activations (shifts and betas), Brevitas quantisers and BatchNorms.
+
+    Args:
+        model: a model with ABC layers (after ``swap``); changed in place, left in its original train/eval mode.
+        batches: an iterable of input tensors or ``(inputs, labels)`` batches (e.g. a DataLoader over a few
+            hundred real training images, preprocessed as in training); it is read once and kept in memory.
+        reference: the float model before the swap (same module names): each ABC layer's target is the input
+            the float layer received (e.g. ``relu(x)`` where the ReLU before an ABC layer was dropped). None:
+            the layer's own input.
+        method: "lloyd" (minimum squared-error levels; the default) or "uniform" (levels evenly spaced over the
+            observed range, thresholds at the bin centres); see :mod:`brevitas_abc.calibration.act_fit`.
+        clip: fraction of the sample left outside the observed range at each end ("uniform", and Lloyd's start).
+        max_samples: values per layer used for the fit (a seeded random subset beyond that).
+        seed: seed of that subset.
+        verbose: print the report (it is always logged at INFO level on ``brevitas_abc.calibration``).
+
+    Returns:
+        A ``CalibrationReport``: the thresholds, betas and relative squared error of each ABC activation.
+
+    Raises:
+        ValueError: no batch, an unknown ``method``, no layer to calibrate, or a reference whose layer input
+            does not match the model's (naming the layer and both shapes).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not allowed: expected one of {METHODS}")
+    device = _device(model)
+    inputs = [_as_input(b).to(device) for b in batches]
+    if not inputs:
+        raise ValueError("batches is empty: calibrate needs at least one batch of real inputs")
+    report = CalibrationReport(images=sum(len(x) for x in inputs))
+    was_training = model.training
+    generator = torch.Generator().manual_seed(seed)
+    try:
+        model.eval()
+        report.brevitas_quantizers = _brevitas_calibration(model, inputs)
+        layers = _abc_layers_in_forward_order(model, inputs)
+        if not layers and not report.brevitas_quantizers:
+            raise ValueError(f"{type(model).__name__} has no ABC layer with binary activations and no Brevitas "
+                             "activation quantiser to calibrate (swap it with an ABCConfig first)")
+        ref_modules = dict(reference.named_modules()) if reference is not None else {}
+        if reference is not None:
+            reference.eval()
+        for name, layer in layers:
+            report.batchnorms = reestimate_batchnorm(model, inputs)
+            x = _record_input(model, layer, inputs)
+            y = None
+            if reference is not None:
+                if name not in ref_modules:
+                    raise ValueError(f"reference has no module {name!r}: expected the float model the ABC model "
+                                     "was swapped from (same module names)")
+                y = _record_input(reference, ref_modules[name], [i.to(_device(reference)) for i in inputs])
+                if y.numel() != x.numel():
+                    raise ValueError(f"layer {name!r}: the reference's input has {y.numel()} values, the model's "
+                                     f"{x.numel()}: expected the same shapes")
+            keep = _subsample(x, max_samples, generator)
+            if keep is not None:
+                x = x[keep]
+                y = None if y is None else y[keep]
+            fit = fit_multi_binary_act(x, layer.input_quant.num_bases, y, method=method, clip=clip)
+            _set_fit(layer, fit, x, x if y is None else y)
+            report.layers.append((name, fit))
+        report.batchnorms = reestimate_batchnorm(model, inputs)
+    finally:
+        model.train(was_training)
+    logger.info("%s", report)
+    if verbose:
+        print(report)
+    return report
