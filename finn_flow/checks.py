@@ -95,25 +95,29 @@ def _first_five(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
-#: module classes the flow does not lower, with what to use instead
+#: layer kinds the flow does not lower, keyed by the layer protocol's ``(family, decomposition)``
+#: (``brevitas_abc.nn.protocol.BinaryLayer``), with what to use instead
 NOT_LOWERED = {
-    "GroupNetBlock": "Group-Net mode='block'",
-    "GroupNetGroup": "Group-Net mode='group'",
+    ("group_net", "block"): "Group-Net mode='block'",
+    ("group_net", "group"): "Group-Net mode='group'",
 }
 
 
 def check_torch_model(model) -> None:
-    """Refuse a torch model holding modules the flow does not lower (:data:`NOT_LOWERED`).
+    """Refuse a torch model holding layers the flow does not lower (:data:`NOT_LOWERED`).
 
-    Group-Net's block and group decompositions add float residual streams and gate-weighted branch sums that
-    no FINN layer takes (FINN's AddStreams needs integer streams); without this check the build would fail deep
-    in streamlining with an assertion about a MultiThreshold node.
+    Layers are recognised through the layer protocol (``family`` and ``decomposition`` of every
+    ``BinaryLayer``), not by class names. Group-Net's block and group decompositions add float residual streams
+    and gate-weighted branch sums that no FINN layer takes (FINN's AddStreams needs integer streams); without
+    this check the build would fail deep in streamlining with an assertion about a MultiThreshold node.
 
     Raises:
         UnsupportedOpError: naming each such module and the supported alternative.
     """
-    found = [f"{name or '<model>'} ({type(m).__name__}: {NOT_LOWERED[type(m).__name__]})"
-             for name, m in model.named_modules() if type(m).__name__ in NOT_LOWERED]
+    from brevitas_abc.nn.protocol import binary_layers
+
+    found = [f"{name or '<model>'} ({type(m).__name__}: {NOT_LOWERED[(m.family, m.decomposition)]})"
+             for name, m in binary_layers(model) if (m.family, m.decomposition) in NOT_LOWERED]
     if found:
         raise UnsupportedOpError(
             f"these modules cannot be lowered to FINN hardware layers yet: {_first_five(found)}. Their residual "

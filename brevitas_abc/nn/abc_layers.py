@@ -23,11 +23,17 @@ from brevitas_abc.core import ABCActQuant, ABCWeightQuant
 from brevitas_abc.nn.abc_export_form import ABCExportLayer, BipolarActBranch, binary_weight_layer
 from brevitas_abc.nn.abc_options import ABCLayerOptions
 from brevitas_abc.nn.constant_ops import channel_shaped
+from brevitas_abc.nn.layer_counts import LayerCounts, learned_count
 
 
 class ABCLayerMixin:
-    """Shared ABC logic; the torch layer class supplies ``weight``, ``bias`` and ``_op``."""
+    """Shared ABC logic; the torch layer class supplies ``weight``, ``bias`` and ``_op``.
 
+    Implements ``brevitas_abc.nn.protocol.BinaryLayer`` (family ``"abc"``).
+    """
+
+    family = "abc"
+    decomposition = "layer"
     abc_options: ABCLayerOptions
 
     def _init_abc(self, options: ABCLayerOptions) -> None:
@@ -125,6 +131,22 @@ class ABCLayerMixin:
             if module.bias is not None:
                 layer.bias.copy_(module.bias)
         return layer.to(module.weight.device)
+
+    def latent_weights(self) -> list[nn.Parameter]:
+        """The latent real weight ``W`` whose bases ``B_m = sign(W - mean + u_m std)`` the layer uses."""
+        return [self.weight]
+
+    def summary_counts(self) -> LayerCounts:
+        """M binary bases (1 bit per weight each); float32 alpha (M per output channel or per tensor), the
+        activation shifts and betas (2 per activation base) and the bias."""
+        weight_quant = self.weight_quant
+        groups = 1 if weight_quant.granularity == "per_tensor" else self.weight.shape[0]
+        bias = 0 if self.bias is None else self.bias.numel()
+        floats = weight_quant.num_bases * groups + bias
+        if self.input_quant is not None:
+            floats += 2 * self.input_quant.betas.numel()
+        return LayerCounts(learned=learned_count(self), binary_bits=weight_quant.num_bases * self.weight.numel(),
+                           float_values=floats, conv_equivalent=self.weight.numel() + bias)
 
 
 class ABCConv2d(ABCLayerMixin, nn.Conv2d):

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from brevitas_abc.function.ste import sign_ste
 from brevitas_abc.nn.abc_export_form import binary_weight_layer
 from brevitas_abc.nn.constant_ops import AddConstant, MulConstant, channel_shaped
+from brevitas_abc.nn.layer_counts import LayerCounts
 
 
 def clipped_sign_ste(x: Tensor) -> Tensor:
@@ -61,7 +62,12 @@ class BinaryConv2d(nn.Conv2d):
     >>> conv = BinaryConv2d(4, 8, 3, padding=1)
     >>> conv(torch.randn(2, 4, 6, 6)).shape
     torch.Size([2, 8, 6, 6])
+
+    Implements ``brevitas_abc.nn.protocol.BinaryLayer`` (family ``"group_net"``, a single branch).
     """
+
+    family = "group_net"
+    decomposition = "layer"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=False, padding_mode="zeros", device=None, dtype=None):
@@ -130,15 +136,17 @@ class BinaryConv2d(nn.Conv2d):
             modules.append(MulConstant(extra_scale.detach().reshape(1, 1, 1, 1)))
         return nn.Sequential(*modules)
 
-    def summary_counts(self):
+    def summary_counts(self) -> LayerCounts:
         return binary_layer_counts(self)
 
+    def latent_weights(self) -> list[nn.Parameter]:
+        """The latent real weight ``W`` behind ``sign(W)``."""
+        return [self.weight]
 
-def binary_layer_counts(layer: nn.Module):
+
+def binary_layer_counts(layer: nn.Module) -> LayerCounts:
     """Summary counts of a ``BinaryConv2d``/``BinaryLinear``: 1-bit weights; float alpha per output, one threshold
     per input and the bias; the float-equivalent size is the weight plus the bias."""
-    from brevitas_abc.summary import LayerCounts
-
     out_size, in_size = layer.weight.shape[0], layer.act_threshold.numel()
     bias = 0 if layer.bias is None else layer.bias.numel()
     learned = sum(p.numel() for p in layer.parameters() if p.requires_grad)
@@ -152,6 +160,9 @@ class BinaryLinear(nn.Linear):
     >>> BinaryLinear(16, 4)(torch.randn(3, 16)).shape
     torch.Size([3, 4])
     """
+
+    family = "group_net"
+    decomposition = "layer"
 
     def __init__(self, in_features: int, out_features: int, bias: bool = False, device=None, dtype=None):
         super().__init__(in_features, out_features, bias, device, dtype)
@@ -195,5 +206,9 @@ class BinaryLinear(nn.Linear):
             modules.append(MulConstant(extra_scale.detach().reshape(1, 1)))
         return nn.Sequential(*modules)
 
-    def summary_counts(self):
+    def summary_counts(self) -> LayerCounts:
         return binary_layer_counts(self)
+
+    def latent_weights(self) -> list[nn.Parameter]:
+        """The latent real weight ``W`` behind ``sign(W)``."""
+        return [self.weight]

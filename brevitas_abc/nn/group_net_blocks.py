@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from brevitas_abc.nn.constant_ops import MulConstant
 from brevitas_abc.nn.exact_batchnorm import ExactBatchNorm2d
 from brevitas_abc.nn.group_net_binary import BinaryConv2d, check_num_bases, residual_binary_weights
+from brevitas_abc.nn.layer_counts import LayerCounts
 
 _GROUP_BLOCKS: list[type] = []
 
@@ -82,10 +83,15 @@ def _export_children(module: nn.Module) -> nn.Module:
     return module
 
 
-def _decomposition_counts(module: nn.Module, copies) -> "LayerCounts":
+def _copies_latent_weights(copies) -> list[nn.Parameter]:
+    """The latent weights of every ``BinaryConv2d`` in the K binary copies."""
+    return [w for copy_ in copies for m in copy_.modules() if isinstance(m, BinaryConv2d) for w in m.latent_weights()]
+
+
+def _decomposition_counts(module: nn.Module, copies) -> LayerCounts:
     """Summary counts of K binary copies plus the module's own scales/gates; the float-equivalent size is that
     of ONE copy (the float block or group the K copies approximate)."""
-    from brevitas_abc.summary import LayerCounts, summary
+    from brevitas_abc.summary import summary  # summary walks models; it imports the layer files
 
     own = sum(p.numel() for p in module.parameters(recurse=False))
     counts = LayerCounts(learned=own, float_values=own)
@@ -103,7 +109,12 @@ class GroupNetBlock(nn.Module):
     Args:
         block: a float residual block of a registered type.
         num_bases: K >= 1.
+
+    Implements ``brevitas_abc.nn.protocol.BinaryLayer`` (family ``"group_net"``, decomposition ``"block"``).
     """
+
+    family = "group_net"
+    decomposition = "block"
 
     def __init__(self, block: nn.Module, num_bases: int = 4):
         super().__init__()
@@ -119,8 +130,16 @@ class GroupNetBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return sum(scale * copy_(x) for scale, copy_ in zip(self.scales, self.copies))
 
-    def summary_counts(self):
+    def summary_counts(self) -> LayerCounts:
         return _decomposition_counts(self, self.copies)
+
+    def latent_weights(self) -> list[nn.Parameter]:
+        return _copies_latent_weights(self.copies)
+
+    @torch.no_grad()
+    def to_export_form(self) -> "GroupNetBlock":
+        """A copy whose binary convolutions are in export form; the scales ``lambda_k`` stay as they are."""
+        return _export_children(copy.deepcopy(self))
 
 
 class GroupNetGroup(nn.Module):
@@ -132,7 +151,12 @@ class GroupNetGroup(nn.Module):
         gates: learn one sigmoid fusion gate between each pair of consecutive blocks (dynamic
             decomposition); False gives independent branches (plain eq. 6).
         gate_init: initial gate value ``g`` in (0, 1) (``theta = logit(g)``).
+
+    Implements ``brevitas_abc.nn.protocol.BinaryLayer`` (family ``"group_net"``, decomposition ``"group"``).
     """
+
+    family = "group_net"
+    decomposition = "group"
 
     def __init__(self, blocks, num_bases: int = 4, gates: bool = True, gate_init: float = 0.5):
         super().__init__()
@@ -170,8 +194,11 @@ class GroupNetGroup(nn.Module):
                 hs = [gates[i] * h + (1 - gates[i]) * mean for h in hs]
         return sum(scale * h for scale, h in zip(self.scales, hs))
 
-    def summary_counts(self):
+    def summary_counts(self) -> LayerCounts:
         return _decomposition_counts(self, self.branches)
+
+    def latent_weights(self) -> list[nn.Parameter]:
+        return _copies_latent_weights(self.branches)
 
     @torch.no_grad()
     def to_export_form(self) -> "GroupNetGroupExport":

@@ -25,6 +25,7 @@ from brevitas_abc.nn.group_net_binary import (
     residual_binary_weights,
 )
 from brevitas_abc.nn.group_net_integer import check_branch_scale_bits, integer_multiples
+from brevitas_abc.nn.layer_counts import LayerCounts, layer_counts
 
 
 class BranchSum(nn.Module):
@@ -50,8 +51,12 @@ class _ScaledBranches(nn.Module):
     integer multiples of one scale per channel when ``branch_scale_bits`` is set (``group_net_integer``).
     Exports as ``sum_k Mul(c_k) <- P_k`` (one constant per branch), which is what ``finn_flow`` maps to xnor
     MVAUs summed with integer weights.
+
+    Implements ``brevitas_abc.nn.protocol.BinaryLayer`` (family ``"group_net"``, layer-wise decomposition).
     """
 
+    family = "group_net"
+    decomposition = "layer"
     _is_conv = True
 
     def _init_branches(self, branches: list[BinaryConv2d], bias: bool, out_channels: int,
@@ -88,9 +93,11 @@ class _ScaledBranches(nn.Module):
                                         MulConstant(channel_shaped(c, self._is_conv)))
                           for branch, c in zip(self.branches, coefficients)], self.bias, self._is_conv)
 
-    def summary_counts(self):
-        from brevitas_abc.summary import LayerCounts, layer_counts
+    def latent_weights(self) -> list[nn.Parameter]:
+        """The latent weights of the K binary branches."""
+        return [weight for branch in self.branches for weight in branch.latent_weights()]
 
+    def summary_counts(self) -> LayerCounts:
         counts = LayerCounts(learned=self.scales.numel(), float_values=self.scales.numel())
         for branch in self.branches:
             counts += layer_counts(branch)

@@ -11,6 +11,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from brevitas_abc.nn.layer_counts import LayerCounts, float_counts
 from brevitas_abc.nn.lbc_layers import LBConv2d
 
 
@@ -35,7 +36,12 @@ class FusedLBConv2d(_Concat):
     >>> layer = FusedLBConv2d(16, 6, 3, padding=1, num_anchors=8)
     >>> layer(torch.randn(1, 16, 5, 5)).shape, layer.normal.out_channels, layer.lbc.out_channels
     (torch.Size([1, 6, 5, 5]), 3, 3)
+
+    Implements ``brevitas_abc.nn.protocol.BinaryLayer`` (family ``"lbc"``).
     """
+
+    family = "lbc"
+    decomposition = "layer"
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size=3, stride=1, padding=1, bias: bool = False,
                  **lbc_kwargs):
@@ -50,3 +56,15 @@ class FusedLBConv2d(_Concat):
     @torch.no_grad()
     def to_export_form(self) -> nn.Module:
         return _Concat(copy.deepcopy(self.normal), self.lbc.to_export_form())
+
+    def latent_weights(self) -> list[nn.Parameter]:
+        """The LBC half's latent binary weights (the normal half is float)."""
+        return self.lbc.latent_weights()
+
+    def summary_counts(self) -> LayerCounts:
+        """The float half's counts plus the LBC half's; the float equivalent is the whole ``p -> q`` conv."""
+        counts = float_counts(self.normal)
+        counts += self.lbc.summary_counts()
+        p, (h, w), q = self.in_channels, self.lbc.kernel_size, self.out_channels
+        counts.conv_equivalent = p * h * w * q + (q if self.lbc.bias is not None else 0)
+        return counts

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
 from brevitas_abc.nn.abc_layers import ABCConv2d
+from brevitas_abc.nn.layer_counts import LayerCounts, layer_counts, learned_count
 from brevitas_abc.nn.lbc_anchors import check_density, check_num_anchors, check_seed, sample_anchors
 from brevitas_abc.nn.lbc_export_form import LBCExportLayer, ternary_anchor_conv
 
@@ -55,7 +56,12 @@ class LBConv2d(nn.Module):
     torch.Size([2, 8, 8, 8])
     >>> sum(p.numel() for p in layer.parameters()), layer.anchors.numel()
     (136, 432)
+
+    Implements ``brevitas_abc.nn.protocol.BinaryLayer`` (family ``"lbc"``).
     """
+
+    family = "lbc"
+    decomposition = "layer"
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size=3, stride=1, padding=None, dilation=1,
                  bias: bool = True, *, num_anchors: int | None = None, density: float = 0.5, seed: int = 0,
@@ -136,6 +142,24 @@ class LBConv2d(nn.Module):
             if conv.bias is not None:
                 layer.pointwise.bias.copy_(conv.bias)
         return layer.to(conv.weight.device)
+
+    def latent_weights(self) -> list[nn.Parameter]:
+        """The pointwise conv's latent binary weights (``pointwise="binary"`` or ``"abc"``); none for a float
+        pointwise conv. The anchors are fixed ternary values, not latent weights."""
+        return self.pointwise.latent_weights() if callable(getattr(self.pointwise, "latent_weights", None)) else []
+
+    def summary_counts(self) -> LayerCounts:
+        """Ternary anchors (2 bits each, fixed), the pointwise conv's own counts, the quantised ReLU's scale;
+        ``ratio = p*h*w / m`` (the poster's eq. (1), see the module docstring)."""
+        counts = layer_counts(self.pointwise)
+        counts.learned += learned_count(self.activation)
+        counts.float_values += sum(p.numel() for p in self.activation.parameters())
+        counts.fixed += self.anchors.numel()
+        counts.binary_bits += 2 * self.anchors.numel()
+        p, (h, w), q = self.in_channels, self.kernel_size, self.out_channels
+        counts.conv_equivalent = p * h * w * q + (q if self.bias is not None else 0)
+        counts.ratio = p * h * w / self.num_anchors
+        return counts
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
