@@ -3,6 +3,7 @@ import contextlib
 import io
 import logging
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +37,27 @@ class ExportReport:
     op_types: tuple[str, ...]
     near_tie_inputs: int = 0
 
+    @property
+    def op_counts(self) -> dict[str, int]:
+        """How many nodes of each op type the graph has, most frequent first (ties by name)."""
+        return dict(sorted(Counter(self.op_types).items(), key=lambda item: (-item[1], item[0])))
+
+    def ops_summary(self) -> str:
+        """``"Add x24, BipolarQuant x18, Conv x18, ..."``: op types with their counts, and the total."""
+        counts = ", ".join(f"{op} x{count}" for op, count in self.op_counts.items())
+        return f"{len(self.op_types)} nodes ({counts})"
+
     def __str__(self) -> str:
         agreement = "n/a" if self.argmax_agreement is None else f"{100 * self.argmax_agreement:.1f} %"
         ties = (f", {self.near_tie_inputs} input(s) differing only through float near-ties at binarizers"
                 if self.near_tie_inputs else "")
         return (f"QONNX export {self.path}: {self.num_inputs} input(s), max |QONNX - PyTorch| = "
-                f"{self.max_abs_diff:.3g}, argmax agreement {agreement}, ops {sorted(set(self.op_types))}{ties}")
+                f"{self.max_abs_diff:.3g}, argmax agreement {agreement}, {self.ops_summary()}{ties}")
+
+    def __repr__(self) -> str:  # the dataclass repr would list every node of the graph (hundreds)
+        return (f"ExportReport(path={str(self.path)!r}, num_inputs={self.num_inputs}, "
+                f"max_abs_diff={self.max_abs_diff:.3g}, argmax_agreement={self.argmax_agreement}, "
+                f"ops={self.ops_summary()!r}, near_tie_inputs={self.near_tie_inputs})")
 
 
 #: a binarizer input this close to its threshold (0) may flip between PyTorch and ONNX float32 arithmetic

@@ -119,3 +119,14 @@ def test_export_leaves_the_model_in_its_training_mode(tmp_path, trained_mnist_cn
     model = _swapped(trained_mnist_cnn, 1, None, "per_channel").train()
     export_qonnx(model, mnist_test_batch[0], tmp_path / "m.onnx")
     assert model.training
+
+
+def test_export_report_summarises_op_types_with_counts():
+    from pathlib import Path
+
+    ops = ("Conv",) * 200 + ("Add",) * 100 + ("BipolarQuant",) * 60 + ("Gemm",)
+    report = qonnx_export.ExportReport(Path("model.onnx"), 8, 0.0, 1.0, ops)
+    assert report.op_counts == {"Conv": 200, "Add": 100, "BipolarQuant": 60, "Gemm": 1}
+    for text in (str(report), repr(report)):
+        assert "361 nodes (Conv x200, Add x100, BipolarQuant x60, Gemm x1)" in text
+        assert len(text) < 300  # not one entry per node
