@@ -158,6 +158,10 @@ def main(argv: list[str] | None = None) -> dict:
     epochs = args.epochs or (40 if args.variant == "float" else 30)
     work = args.work / args.variant
     work.mkdir(parents=True, exist_ok=True)
+    done = args.results / f"{args.variant}.json"
+    if (work / "final.pt").is_file() and done.is_file() and json.loads(done.read_text()).get("epochs") == epochs:
+        print(f"[{args.variant}] already trained ({done}); delete {work / 'final.pt'} to train again", flush=True)
+        return json.loads(done.read_text())
     float_state, teacher = None, None
     if args.variant != "float":
         float_path = args.work / "float" / "final.pt"
