@@ -1,9 +1,10 @@
 """``convert(model)``: trained layers -> their export form, built from stock Brevitas layers only.
 
 Any module with a ``to_export_form()`` method (ABC, LBC, Group-Net layers) is replaced by what that method
-returns, and so is a Brevitas ``QuantConv2d``/``QuantLinear`` holding ABC quantisers (``brevitas_abc.quant``; via the
-equal ``ABCConv2d``/``ABCLinear``, :func:`brevitas_abc.quant.to_abc_layer.to_abc_layer`); everything else is kept. DESIGN 5: the QONNX exporter only knows stock semantics, so our own
-quantiser math must be made explicit before export.
+returns, and so is a Brevitas ``QuantConv2d``/``QuantLinear`` holding ABC quantisers (``brevitas_abc.quant``; via
+the equal ``ABCConv2d``/``ABCLinear``, :func:`brevitas_abc.quant.to_abc_layer.to_abc_layer`); everything else is
+kept. DESIGN 5: the QONNX exporter only knows stock semantics, so our own quantiser math must be made explicit
+before export.
 """
 import copy
 
