@@ -28,11 +28,15 @@ class SwapHandler:
         candidates: ``model -> [(qualified_name, module)]`` in registration order.
         replace: ``(module, config) -> new module``, raising ``SwapError`` when it cannot convert.
         describes: what a candidate is, for messages (e.g. "nn.Conv2d / nn.Linear").
+        finish: optional ``(model, names of the replaced modules) -> [(name, old type, why)]``, run after the
+            replacements: further modules it replaced because of them (e.g. a Brevitas activation in front of an
+            ABC layer), listed in the report.
     """
 
     candidates: Callable[[nn.Module], list[tuple[str, nn.Module]]]
     replace: Callable[[nn.Module, object], nn.Module]
     describes: str
+    finish: Callable[[nn.Module, set], list[tuple[str, str, str]]] | None = None
 
 
 _HANDLERS: dict[type, SwapHandler] = {}
@@ -49,10 +53,13 @@ class SwapReport:
     replaced: list[tuple[str, str, str]] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)
     exact_batchnorms: int = 0
+    absorbed: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [f"swap replaced {len(self.replaced)} layer(s):"]
         lines += [f"  {name}: {old} -> {new}" for name, old, new in self.replaced]
+        lines += [f"  {name}: {old} -> Identity (the ABC input quantiser of {by} binarises instead)"
+                  for name, old, by in self.absorbed]
         lines += [f"  {name}: kept ({why})" for name, why in self.kept]
         if self.exact_batchnorms:
             lines.append(f"  {self.exact_batchnorms} BatchNorm layer(s) -> ExactBatchNorm (eval x*a+b, bit-exact export)")
@@ -123,6 +130,8 @@ def swap(model: nn.Module, config, filter_fn: Callable[[nn.Module, str], bool] |
             model = new
         else:
             model.set_submodule(name, new)
+    if handler.finish is not None:
+        report.absorbed = handler.finish(model, {name for name, _, _ in report.replaced})
     # A sign follows most BatchNorms of a binary network: torch's fused BatchNorm kernel and ONNX Runtime's
     # differ by 1 ulp often enough to flip decisions, so the swapped model computes BatchNorm like its export.
     model = use_exact_batchnorm(model)
