@@ -1,6 +1,7 @@
 """Shared pieces of the training benchmarks: one recipe (``train_and_test``), the data modules by name
-(``datamodule``), stock-Brevitas W{b}A{a} baselines of a float ``nn.Sequential`` (``brevitas_quantized``)
-and the JSON/metadata every benchmark writes (``write_json``).
+(``datamodule``), the stock-Brevitas W{b}A{a} baselines of a float ``nn.Sequential`` (``brevitas_quantized``,
+defined with the other Brevitas baselines in ``brevitas_abc.models.brevitas_baselines``) and the JSON/metadata
+every benchmark writes (``write_json``).
 
 Recipe (the same for every variant of one benchmark, as ``benchmarks/train_lfc_mnist.py``): Adam lr 1e-3
 with a cosine decay to 0 over the epoch budget, no weight decay, top-1 on the test split after the last
@@ -8,7 +9,6 @@ epoch. Training runs through ``lightning_modules.module.ClassificationModule`` a
 """
 from __future__ import annotations
 
-import copy
 import json
 import platform
 import shlex
@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from brevitas_abc.models.brevitas_baselines import brevitas_quantized  # noqa: F401 - benchmarks import it from here
 
 ROOT = Path(__file__).resolve().parents[1]
 CIFAR_TAR = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
@@ -82,40 +84,6 @@ def train_and_test(model: nn.Module, data, epochs: int, seed: int, lr: float = 1
     return {"top1": test["test_acc1"] * 100, "top5": test["test_acc5"] * 100, "epochs": epochs,
             "wall_s": round(wall, 2), "epoch_s": round(wall / max(1, epochs), 2),
             "train_images": len(data.train_set), "test_images": len(data.test_set)}
-
-
-def brevitas_quantized(float_model: nn.Sequential, weight_bits: int, act_bits: int) -> nn.Sequential:
-    """Stock-Brevitas W{weight_bits}A{act_bits} copy of a float ``nn.Sequential`` (fresh weights), as the
-    bnn_pynq examples quantise CNV/LFC: an 8-bit ``QuantIdentity`` on the input, every ``Conv2d``/``Linear``
-    a ``QuantConv2d``/``QuantLinear`` with ``weight_bits``-bit weights, every ReLU a ``act_bits``-bit
-    activation. 1 bit uses Brevitas's ``SignedBinaryWeightPerTensorConst`` / ``SignedBinaryActPerTensorConst``
-    (sign, scale 1); more bits use ``Int8WeightPerTensorFloat`` and ``Uint8ActPerTensorFloat`` with
-    ``bit_width`` overridden (learned per-tensor scale). Only Brevitas's own quantisers, no brevitas_abc code.
-    """
-    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
-    from brevitas.quant import (Int8ActPerTensorFloat, Int8WeightPerTensorFloat, SignedBinaryActPerTensorConst,
-                                SignedBinaryWeightPerTensorConst, Uint8ActPerTensorFloat)
-
-    for name, bits in (("weight_bits", weight_bits), ("act_bits", act_bits)):
-        if bits not in (1, 2, 3, 4, 8):
-            raise ValueError(f"{name}={bits!r} is not allowed: expected one of 1, 2, 3, 4, 8")
-    if not isinstance(float_model, nn.Sequential):
-        raise ValueError(f"float_model must be an nn.Sequential, got {type(float_model).__name__}")
-    w_kw = ({"weight_quant": SignedBinaryWeightPerTensorConst} if weight_bits == 1
-            else {"weight_quant": Int8WeightPerTensorFloat, "weight_bit_width": weight_bits})
-    layers: list[nn.Module] = [QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8, return_quant_tensor=False)]
-    for module in float_model:
-        if isinstance(module, nn.Conv2d):
-            layers.append(QuantConv2d(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
-                                      padding=module.padding, bias=module.bias is not None, **w_kw))
-        elif isinstance(module, nn.Linear):
-            layers.append(QuantLinear(module.in_features, module.out_features, bias=module.bias is not None, **w_kw))
-        elif isinstance(module, nn.ReLU):
-            layers.append(QuantIdentity(act_quant=SignedBinaryActPerTensorConst) if act_bits == 1
-                          else QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=act_bits))
-        else:
-            layers.append(copy.deepcopy(module))
-    return nn.Sequential(*layers)
 
 
 def metadata(command: list[str], data: str, epochs, seed: int, **extra) -> dict:

@@ -1,31 +1,20 @@
-"""``build_model``: the model argument of a training config. Builds a float network (the
-``brevitas_abc.models`` zoo's, or one of ours) and optionally swaps it into ABC-Net, LBC or Group-Net
-form; with the staged recipe each stage's config names the same architecture with another swap
-config and starts from the last stage's checkpoint (``ClassificationModule(init_from=...)``)."""
+"""``build_model``: the model argument of a training config. Builds a float network of the
+``brevitas_abc.models`` zoo (``create_model``: every architecture a config names lives there, the Sequential
+``lfc_seq``/``lenet5_seq``/``cnv_seq`` under their old names ``local_*`` too, and the stock-Brevitas
+``lfc_brevitas_w1a1``) and optionally swaps it into ABC-Net, LBC or Group-Net form; with the staged recipe each
+stage's config names the same architecture with another swap config and starts from the last stage's
+checkpoint (``ClassificationModule(init_from=...)``)."""
 from brevitas_abc import ABCConfig, GroupNetConfig, LBCConfig
+from brevitas_abc.models import create_model, list_models
 from torch import nn
 
-from lightning_modules.models.architectures import ARCHITECTURES
-from lightning_modules.models.brevitas_baseline import lfc_brevitas_w1a1
-
-LOCAL_BUILDERS = {**{f"local_{name}": fn for name, fn in ARCHITECTURES.items()},
-                  "lfc_brevitas_w1a1": lfc_brevitas_w1a1}
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU)
 TRANSPARENT = (nn.Dropout, nn.Flatten, nn.Identity)
 
 
-def _zoo():
-    try:
-        from brevitas_abc import models
-    except ImportError:
-        return None
-    return models
-
-
 def available_architectures() -> list[str]:
-    """Names ``build_model`` accepts: ours (``local_*``, ``lfc_brevitas_w1a1``) and the zoo's."""
-    zoo = _zoo()
-    return sorted(set(LOCAL_BUILDERS) | (set(zoo.list_models()) if zoo is not None else set()))
+    """Names ``build_model`` accepts: the zoo's models and their aliases (``local_*``)."""
+    return list_models(include_aliases=True)
 
 
 def drop_activations_before_binary_inputs(model: nn.Module) -> list[str]:
@@ -56,15 +45,15 @@ def build_model(arch: str, num_classes: int = 10, abc: ABCConfig | None = None, 
 
     Args:
         arch: one of ``available_architectures()``: a ``brevitas_abc.models`` zoo name (``lfc``, ``lenet5``,
-            ``cnv``, ``resnet18_cifar``, ``densenet_bc_cifar``, ...), ``local_lfc`` / ``local_lenet5`` /
-            ``local_cnv`` (small Sequential versions with a ``width`` factor), or ``lfc_brevitas_w1a1``
-            (stock Brevitas W1A1, no swap).
+            ``cnv``, ``resnet18_cifar``, ``densenet_bc_cifar``, ...), ``lfc_seq`` / ``lenet5_seq`` / ``cnv_seq``
+            (small Sequential versions with a ``width`` factor; also as ``local_lfc`` / ``local_lenet5`` /
+            ``local_cnv``), or ``lfc_brevitas_w1a1`` (stock Brevitas W1A1, no swap).
         num_classes: size of the output layer.
         abc: ``brevitas_abc.ABCConfig`` (YAML: its fields as a mapping) for an ABC-Net swap.
         lbc: ``LBCConfig`` for an LBC swap of the 3x3 convolutions.
         group_net: the fields of a ``GroupNetConfig`` (``num_bases``, ``mode`` = "layer", "block" or "group",
-            ``gates``, ``gate_init``, ``keep_first``, ``keep_last``) for a Group-Net swap; a mapping, since
-            ``GroupNetConfig(mode=...)`` picks its own subclass. A ``GroupNetConfig`` is accepted too.
+            ``gates``, ``gate_init``, ``keep_first``, ``keep_last``, ``branch_scale_bits``) for a Group-Net swap: a
+            mapping (``GroupNetConfig(**mapping)`` builds the config class of its mode), or one of those classes.
         arch_kwargs: further keyword arguments of the architecture (``width``, ``in_channels``, ``depth``, ...).
         drop_float_activations: after an ABC swap with binary activations, remove the float activation
             that directly feeds each ABC layer inside a Sequential (``drop_activations_before_binary_inputs``).
@@ -80,14 +69,9 @@ def build_model(arch: str, num_classes: int = 10, abc: ABCConfig | None = None, 
     if len(configs) > 1:
         raise ValueError("give at most one of abc, lbc, group_net (got "
                          f"{[type(c).__name__ for c in configs]})")
-    arch_kwargs = dict(arch_kwargs or {})
-    if arch in LOCAL_BUILDERS:
-        model = LOCAL_BUILDERS[arch](num_classes=num_classes, **arch_kwargs)
-    else:
-        zoo = _zoo()
-        if zoo is None or arch not in zoo.list_models():
-            raise ValueError(f"arch={arch!r} is not allowed: expected one of {available_architectures()}")
-        model = zoo.create_model(arch, num_classes=num_classes, **arch_kwargs)
+    if arch not in available_architectures():
+        raise ValueError(f"arch={arch!r} is not allowed: expected one of {available_architectures()}")
+    model = create_model(arch, num_classes=num_classes, **dict(arch_kwargs or {}))
     if configs:
         import brevitas_abc
 

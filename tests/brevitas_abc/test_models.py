@@ -35,9 +35,11 @@ INPUT_SHAPES = {
     "tfc": (1, 28, 28), "cnv": (3, 32, 32), "forest_trail_vgg": (3, 101, 101), "resnet18": (3, 64, 64),
     "resnet34": (3, 64, 64), "resnet50": (3, 64, 64), "resnet18_cifar": (3, 32, 32),
     "resnet34_cifar": (3, 32, 32), "resnet50_cifar": (3, 32, 32), "densenet121": (3, 64, 64),
-    "densenet_bc_cifar": (3, 32, 32), "resnet18_bpac_seg": (3, 32, 32)}
+    "densenet_bc_cifar": (3, 32, 32), "resnet18_bpac_seg": (3, 32, 32), "lfc_seq": (1, 28, 28),
+    "lenet5_seq": (1, 28, 28), "cnv_seq": (3, 32, 32), "lfc_brevitas_w1a1": (1, 28, 28)}
 HEAVY = {"resnet18", "resnet18_cifar", "resnet34", "resnet50", "densenet121", "resnet34_cifar", "resnet50_cifar",
-         "alexnet_mnist", "lfc"}
+         "alexnet_mnist", "lfc", "lfc_seq"}
+BREVITAS = {"lfc_brevitas_w1a1"}   # stock Brevitas layers already: not a float model to swap
 
 
 def mnist_batch(n: int = 20) -> torch.Tensor:
@@ -81,6 +83,8 @@ def test_list_models_and_unknown_names():
     with pytest.raises(UnknownModelError,
                        match=r"model name 'resnet19' is not allowed: expected one of \[.*'resnet18'"):
         create_model("resnet19")
+    assert list_models("local_*") == [] and list_models("local_*", include_aliases=True) == [
+        "local_cnv", "local_lenet5", "local_lfc"]
     with pytest.raises(ValueError, match=r"lbc='half' is not allowed: expected one of \('none', 'full', 'fused'\)"):
         create_model("densenet_bc_cifar", lbc="half")
 
@@ -100,7 +104,7 @@ def _float_weight_of(float_model: nn.Module, name: str) -> torch.Tensor:
 @pytest.mark.parametrize("config", [
     ABCConfig(num_weight_bases=2, num_act_bases=2), LBCConfig(num_anchors=8, density=0.5),
     GroupNetConfig(num_bases=2, mode="layer")], ids=["abc", "lbc", "groupnet-layer"])
-@pytest.mark.parametrize("name", [n for n in sorted(INPUT_SHAPES) if n not in HEAVY])
+@pytest.mark.parametrize("name", [n for n in sorted(INPUT_SHAPES) if n not in HEAVY | BREVITAS])
 def test_every_light_zoo_model_swaps_from_its_float_weights(name, config):
     check_swap_from_float(name, config)
 
@@ -119,8 +123,9 @@ def check_swap_from_float(name, config):
     float_model = create_model(name).eval()
     swapped = create_model(name)
     swapped.load_state_dict(float_model.state_dict())
-    if name in ("lfc", "tfc") and isinstance(config, LBCConfig):
-        with pytest.raises(SwapError, match=r"swap found nothing to replace in FC: it has no plain .*nn.Conv2d"):
+    if name in ("lfc", "tfc", "lfc_seq") and isinstance(config, LBCConfig):
+        with pytest.raises(SwapError, match=r"swap found nothing to replace in (FC|Sequential): it has no plain "
+                                            r".*nn.Conv2d"):
             swap(swapped, config, verbose=False)  # an MLP has no spatial convolution for LBC to replace
         return
     swapped = swap(swapped, config, verbose=False).eval()
@@ -213,3 +218,28 @@ def test_lbc_forest_trail_export_matches_pytorch_on_real_images(tmp_path, cifar)
     model = create_model("forest_trail_vgg", width=0.25, config=LBCConfig(num_anchors=16, density=0.3))
     report = export_qonnx(calibrate(model, frames), frames, tmp_path / "forest.onnx", atol=1e-4)
     assert report.max_abs_diff <= 1e-4 and report.argmax_agreement == 1.0
+
+
+@pytest.mark.parametrize("alias, name", [("local_lfc", "lfc_seq"), ("local_lenet5", "lenet5_seq"),
+                                         ("local_cnv", "cnv_seq")])
+def test_local_names_are_aliases_whose_state_dicts_load_into_the_zoo_entry(alias, name):
+    torch.manual_seed(0)
+    old = create_model(alias, width=0.25)
+    new = create_model(name, width=0.25)
+    assert isinstance(old, nn.Sequential) and repr(old) == repr(new)
+    new.load_state_dict(old.state_dict(), strict=True)   # checkpoints saved under the old name load
+
+
+def test_stock_brevitas_baselines_live_in_the_zoo_module():
+    from brevitas.nn import QuantConv2d, QuantLinear
+
+    from benchmarks.training import brevitas_quantized as benchmark_import
+    from brevitas_abc.models.brevitas_baselines import brevitas_quantized
+    from lightning_modules.models import lfc_brevitas_w1a1
+
+    assert benchmark_import is brevitas_quantized
+    assert repr(lfc_brevitas_w1a1()) == repr(create_model("lfc_brevitas_w1a1"))
+    model = brevitas_quantized(create_model("cnv_seq", width=0.125), weight_bits=1, act_bits=2)
+    assert sum(isinstance(m, (QuantConv2d, QuantLinear)) for m in model) == 9
+    with pytest.raises(ValueError, match=r"weight_bits=5 is not allowed: expected one of 1, 2, 3, 4, 8"):
+        brevitas_quantized(create_model("cnv_seq"), weight_bits=5, act_bits=2)
