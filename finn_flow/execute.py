@@ -29,7 +29,9 @@ class GraphExecutor:
     def __init__(self, model: ModelWrapper):
         self.model = model
         self.graph = model.graph
-        self.opset = model.model.opset_import[0].version if model.model.opset_import else 11
+        # the standard ONNX domain's opset (a Brevitas Quant export lists qonnx's own domain first)
+        opsets = {o.domain: o.version for o in model.model.opset_import}
+        self.opset = opsets.get("", opsets.get("ai.onnx", 11))
         # own, aligned copies of the initializers (views into protobuf bytes can be misaligned)
         self.empty = {k: np.array(v) for k, v in model.make_empty_exec_context().items()}
         self.input_name = [i.name for i in self.graph.input if model.get_initializer(i.name) is None][0]
