@@ -12,6 +12,7 @@ module the user passes in).
 from finn_flow.boards import known_boards, resolve_board
 from finn_flow.build import BuildResult, build
 from finn_flow.errors import (
+    BoardBudgetError,
     BuildStepError,
     FinnFlowError,
     FloatInDataflowError,
@@ -23,6 +24,7 @@ from finn_flow.errors import (
 )
 
 __all__ = [
+    "BoardBudgetError",
     "BuildResult",
     "BuildStepError",
     "FinnFlowError",

@@ -41,6 +41,8 @@ class BuildResult:
         verification: per-stage results (images, argmax agreement, max abs diff, ...).
         host_nodes: nodes that run on the host, before or after the accelerator.
         float_in_dataflow: FLOAT32 tensors inside the dataflow partition (empty for integer-only).
+        fit: with ``target_fps="max"``: ``report/fit_to_board.json`` (budget, chosen folding and FPS, every
+            folding tried, final utilisation per resource); empty otherwise.
     """
 
     output_dir: Path
@@ -53,6 +55,7 @@ class BuildResult:
     verification: list[dict] = field(default_factory=list)
     host_nodes: list[dict] = field(default_factory=list)
     float_in_dataflow: list[str] = field(default_factory=list)
+    fit: dict = field(default_factory=dict)
 
 
 def _read_json(path: Path, default):
@@ -86,7 +89,7 @@ def build(
     output_dir,
     board: str = "Pynq-Z1",
     clock_ns: float = 10.0,
-    target_fps: int | None = None,
+    target_fps: int | str | None = None,
     abc_mapping: str = "bitwise",
     verify_inputs: np.ndarray | None = None,
     *,
@@ -98,6 +101,8 @@ def build(
     codegen: bool = True,
     summary: bool = True,
     config: str | None = None,
+    fit_limits: dict | None = None,
+    fit_capacity: dict | None = None,
 ) -> BuildResult:
     """Build a quantised network into a FINN dataflow accelerator, verifying every stage.
 
@@ -114,7 +119,9 @@ def build(
         output_dir: FINN's output folder; an existing one is replaced.
         board: a FINN board name (``"Pynq-Z1"``, ``"ZCU104"``, ``"U250"``, ...).
         clock_ns: target clock period in ns.
-        target_fps: frames per second the folding aims for (None: FINN's default, fully folded).
+        target_fps: frames per second the folding aims for (None: FINN's default, fully folded), or ``"max"``:
+            the highest FPS whose estimated LUT/BRAM/URAM/DSP stay within the board's budget
+            (:mod:`finn_flow.fit`; the summary shows the chosen FPS, budget and utilisation).
         abc_mapping: ``"bitwise"`` or ``"fused"`` for ABC layers (see DESIGN.md 1.3).
         verify_inputs: raw images ``[N, ...]`` (e.g. uint8 pixels) laid out like the model input
             (NCHW; a missing channel axis of 1 is added). Every stage is executed on them and
@@ -131,6 +138,9 @@ def build(
         summary: write ``report/build_summary.md`` and ``report/build_summary.png``.
         config: for a ``.ckpt``: the ``abc-train`` YAML it was trained with (it rebuilds the model;
             :func:`finn_flow.model_io.load_checkpoint`).
+        fit_limits: with ``target_fps="max"``: usable fraction per resource, e.g. ``{"LUT": 0.7, "BRAM_18K": 0.8}``
+            (default FINN's: 70 % LUT, 80 % BRAM_18K/URAM/DSP).
+        fit_capacity: with ``target_fps="max"``: resource counts replacing the board's (e.g. a synthetic budget).
 
     Returns:
         A :class:`BuildResult`.
@@ -147,8 +157,19 @@ def build(
         raise ValueError(f"abc_mapping={abc_mapping!r}; allowed: {ABC_MAPPINGS}")
     if not (isinstance(clock_ns, (int, float)) and clock_ns > 0):
         raise ValueError(f"clock_ns must be a positive number of nanoseconds, got {clock_ns!r}")
-    if target_fps is not None and not (isinstance(target_fps, (int, float)) and target_fps > 0):
-        raise ValueError(f"target_fps must be a positive number or None, got {target_fps!r}")
+    fit = target_fps == "max"
+    if target_fps is not None and not fit and not (
+            isinstance(target_fps, (int, float)) and not isinstance(target_fps, bool) and target_fps > 0):
+        raise ValueError(f"target_fps must be a positive number, \"max\" or None, got {target_fps!r}")
+    if fit and folding_config_file is not None:
+        raise ValueError("target_fps='max' searches the folding itself; it cannot be combined with "
+                         f"folding_config_file={folding_config_file!r}")
+    if (fit_limits or fit_capacity) and not fit:
+        raise ValueError(f"fit_limits={fit_limits!r} / fit_capacity={fit_capacity!r} need target_fps='max'")
+    if fit:
+        from finn_flow.fit import board_budget
+
+        board_budget(board_info.name, fit_limits, fit_capacity)  # validates both, before anything is built
     if isinstance(model_or_path, (str, Path)) and Path(model_or_path).suffix == ".ckpt":
         if config is None:
             raise ValueError(f"model={str(model_or_path)!r} is a Lightning checkpoint: give config=<the abc-train "
@@ -220,12 +241,12 @@ def build(
     lookup = build_dataflow_step_lookup
     steps = [
         _tracked(lookup[s] if isinstance(s, str) else s, steps_run, failure, logfile)
-        for s in finn_flow_steps(vivado, verify_qonnx=verifying and torch_module, codegen=codegen)
+        for s in finn_flow_steps(vivado, verify_qonnx=verifying and torch_module, codegen=codegen, fit=fit)
     ]
     cfg = FinnFlowConfig(
         output_dir=str(out),
         synth_clk_period_ns=float(clock_ns),
-        target_fps=None if target_fps is None else int(target_fps),
+        target_fps=None if target_fps is None or fit else int(target_fps),
         folding_config_file=folding_config_file,
         board=board_info.name,
         shell_flow_type=ShellFlowType.VITIS_ALVEO if board_info.alveo else ShellFlowType.VIVADO_ZYNQ,
@@ -238,6 +259,9 @@ def build(
         run_verification=verifying,
         verify_input_npy=str(input_npy),
         verify_expected_output_npy=str(expected_npy),
+        fit_to_board=fit,
+        fit_limits=fit_limits,
+        fit_capacity=fit_capacity,
     )
     with builder_without_vivado():
         try:
@@ -276,6 +300,7 @@ def build(
         verification=collect_report(out),
         host_nodes=_read_json(report / "host_nodes.json", []),
         float_in_dataflow=_read_json(report / "float_in_dataflow.json", []),
+        fit=_read_json(report / "fit_to_board.json", {}),
     )
     (report / "verification_report.json").write_text(json.dumps(result.verification, indent=2))
     (report / "finn_flow_result.json").write_text(json.dumps(

@@ -4,6 +4,7 @@ Example::
 
     abc-build model.onnx out/ --board Pynq-Z1 --clock-ns 10 --target-fps 1000 \\
         --verify-npy images.npy --abc-mapping fused
+    abc-build model.onnx out/ --board Pynq-Z1 --fit --fit-limit LUT=0.6   # highest FPS within 60 % LUT, 80 % BRAM
     abc-build outputs/lfc_abc_mnist/checkpoints/best.ckpt out/ \\
         --config outputs/lfc_abc_mnist/logs/version_0/config.yaml --verify-npy images.npy
 
@@ -28,6 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--board", default="Pynq-Z1", help="FINN board name (Pynq-Z1, ZCU104, U250, ...)")
     p.add_argument("--clock-ns", type=float, default=10.0, help="target clock period in ns")
     p.add_argument("--target-fps", type=int, default=None, help="frames per second to fold for")
+    p.add_argument("--fit", action="store_true",
+                   help="fold for the highest FPS within the board's budget (default 70 %% LUT, 80 %% BRAM/URAM/DSP)")
+    p.add_argument("--fit-limit", action="append", default=[], metavar="RESOURCE=FRACTION",
+                   help="with --fit: usable fraction of LUT, BRAM_18K, URAM or DSP, e.g. --fit-limit LUT=0.5 "
+                        "(repeatable)")
     p.add_argument("--abc-mapping", choices=("bitwise", "fused"), default="bitwise")
     p.add_argument("--verify-npy", default=None,
                    help=".npy of raw images [N, ...] (e.g. uint8 pixels, NCHW) to verify every stage on")
@@ -42,7 +48,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (see the module docstring)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.fit and args.target_fps is not None:
+        parser.error(f"--fit searches the FPS itself; drop --target-fps {args.target_fps}")
+    if args.fit_limit and not args.fit:
+        parser.error("--fit-limit needs --fit")
+    limits = {}
+    for item in args.fit_limit:
+        key, _, value = item.partition("=")
+        try:
+            limits[key] = float(value)
+        except ValueError:
+            parser.error(f"--fit-limit {item!r}: expected RESOURCE=FRACTION, e.g. LUT=0.5")
     # submodule imports: they also work while an old editable install maps finn_flow as a namespace
     from finn_flow.build import build
     from finn_flow.errors import FinnFlowError
@@ -51,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = build(
             args.model, args.output_dir, board=args.board, clock_ns=args.clock_ns,
-            target_fps=args.target_fps, abc_mapping=args.abc_mapping, verify_inputs=verify,
+            target_fps="max" if args.fit else args.target_fps, fit_limits=limits or None, abc_mapping=args.abc_mapping, verify_inputs=verify,
             input_scale=args.input_scale or None, input_datatype=args.input_datatype,
             allow_float_in_dataflow=args.allow_float, codegen=not args.no_codegen, config=args.config)
     except (FinnFlowError, ValueError) as error:
@@ -63,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     for row in result.verification:
         print(f"verified {row['stage']}: {row['images']} images, argmax agreement "
               f"{100 * row['argmax_agreement']:.1f} %, max abs diff {row['max_abs_diff']:.3g}")
+    if result.fit:
+        used = result.fit.get("final", {}).get("utilisation", {})
+        print(f"fit to {args.board}: {result.fit['chosen']['fps']:.1f} FPS; utilisation "
+              + ", ".join(f"{k} {100 * v:.1f} %" for k, v in used.items() if v is not None))
     print(f"summary: {result.output_dir}/report/build_summary.md")
     return 0
 

@@ -34,6 +34,11 @@ class FinnFlowConfig(DataflowBuildConfig):
             for the float outputs at each verified stage.
         verify_tag_qonnx_reference: True when the reference outputs are the QONNX graph's own
             (no PyTorch model was given), so the "qonnx" stage is the reference itself.
+        fit_to_board: fold for the highest FPS within the board's resource budget
+            (:func:`finn_flow.fit.search_folding`; ``build(target_fps="max")``) instead of ``target_fps``.
+        fit_limits: usable fraction per resource (``{"LUT": 0.7, "BRAM_18K": 0.8, ...}``), overriding FINN's
+            defaults (:func:`finn_flow.fit.default_limits`).
+        fit_capacity: resource counts overriding the board's (e.g. a synthetic budget).
     """
 
     input_scale: Optional[float] = None
@@ -43,3 +48,6 @@ class FinnFlowConfig(DataflowBuildConfig):
     run_verification: bool = False
     verify_atol: float = 1e-4
     verify_tag_qonnx_reference: bool = False
+    fit_to_board: bool = False
+    fit_limits: Optional[dict] = None
+    fit_capacity: Optional[dict] = None

@@ -31,3 +31,7 @@ class BuildStepError(FinnFlowError):
 
 class VivadoRequiredError(FinnFlowError, RuntimeError):
     """Something that needs Vivado/Vitis HLS was requested on a machine without them."""
+
+
+class BoardBudgetError(FinnFlowError):
+    """The model exceeds the board's resource budget even fully folded (names the resource and largest layers)."""

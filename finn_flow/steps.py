@@ -279,6 +279,48 @@ def step_check_integer_dataflow(model: ModelWrapper, cfg) -> ModelWrapper:
     return model
 
 
+def step_fit_folding_to_board(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Fold for the highest estimated FPS within the board's budget (:func:`finn_flow.fit.search_folding`;
+    replaces ``step_target_fps_parallelization`` when ``cfg.fit_to_board``). Writes the candidates tried and
+    the chosen folding to ``report/fit_to_board.json`` and the folding to ``report/auto_folding_config.json``."""
+    from finn.transformation.qonnx.give_unique_node_names_recursive import GiveUniqueNodeNamesRecursive
+    from finn.util.config import extract_model_config_to_json
+
+    from finn_flow.fit import board_budget, search_folding
+
+    budget = board_budget(cfg.board, cfg.fit_limits, cfg.fit_capacity)
+    model, chosen, tried = search_folding(
+        model, budget, cfg.synth_clk_period_ns, cfg._resolve_fpga_part(), mvau_wwidth_max=cfg.mvau_wwidth_max,
+        two_pass_relaxation=cfg.folding_two_pass_relaxation)
+    model = model.transform(GiveUniqueNodeNamesRecursive())
+    _write_report(cfg, "fit_to_board.json", {
+        "board": cfg.board, "clock_ns": cfg.synth_clk_period_ns, "budget": budget.as_dict(),
+        "chosen": chosen.summary(), "tried": [t.summary() for t in tried],
+        "finn_flow_lut_estimates": {k: v["LUT_added_by_finn_flow"] for k, v in chosen.layers.items()
+                                    if "LUT_added_by_finn_flow" in v}})
+    extract_model_config_to_json(model, Path(cfg.output_dir) / "report" / "auto_folding_config.json",
+                                 ["PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode"])
+    return model
+
+
+def step_report_fit(model: ModelWrapper, cfg) -> ModelWrapper:
+    """After the estimate reports: the final graph's estimates (FINN's plus finn_flow's for 0-LUT layers)
+    against the budget, added to ``report/fit_to_board.json`` as ``"final"`` (the summary shows them)."""
+    from finn_flow.fit import board_budget, estimate_resources, total
+
+    path = Path(cfg.output_dir) / "report" / "fit_to_board.json"
+    if not cfg.fit_to_board or not path.is_file():
+        return model
+    budget = board_budget(cfg.board, cfg.fit_limits, cfg.fit_capacity)
+    used = total(estimate_resources(model, cfg._resolve_fpga_part()))
+    report = json.loads(path.read_text())
+    report["final"] = {"resources": used, "overflow": budget.overflow(used),
+                       "utilisation": {r: (used[r] / budget.capacity[r] if budget.capacity[r] else None)
+                                       for r in used}}
+    path.write_text(json.dumps(report, indent=2))
+    return model
+
+
 def step_verify_folded(model: ModelWrapper, cfg) -> ModelWrapper:
     """Execute the final folded graph (specialised layers mapped to generic ones) and compare."""
     if _verifying(cfg):
@@ -301,7 +343,7 @@ VIVADO_STEPS = [
 ]
 
 
-def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = True) -> list:
+def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = True, fit: bool = False) -> list:
     """The step list: finn-plus's estimate flow with our steps in between, then codegen or Vivado.
 
     Args:
@@ -309,6 +351,8 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
             estimates; False to stop after ``step_hw_codegen`` (HLS C++ and RTL templates).
         verify_qonnx: include :func:`step_verify_qonnx` (False when the QONNX graph is the reference).
         codegen: without Vivado, run ``step_hw_codegen`` (False: stop after the estimate reports).
+        fit: fold to the board's budget (:func:`step_fit_folding_to_board` instead of
+            ``step_target_fps_parallelization``, and :func:`step_report_fit` after the estimates).
     """
     steps = [step_verify_qonnx] if verify_qonnx else []
     steps += [
@@ -332,12 +376,12 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         "step_create_dataflow_partition",
         step_check_integer_dataflow,
         "step_specialize_layers",
-        "step_target_fps_parallelization",
+        step_fit_folding_to_board if fit else "step_target_fps_parallelization",
         "step_apply_folding_config",
         "step_minimize_bit_width",
         "step_transpose_decomposition",
         "step_generate_estimate_reports",
-    ]
+    ] + ([step_report_fit] if fit else [])
     if vivado:
         return steps + [step_verify_folded] + VIVADO_STEPS
     return steps + (["step_hw_codegen"] if codegen else []) + [step_verify_folded]

@@ -43,6 +43,7 @@ def write_summary(result, board) -> tuple[Path, Path]:
                   f"- estimated throughput: **{est.get('estimated_throughput_fps', 0):,.1f} FPS**",
                   f"- estimated latency: {est.get('estimated_latency_ns', 0) / 1e3:,.1f} us",
                   f"- slowest layer: {est.get('max_cycles_node_name')} ({est.get('max_cycles'):,} cycles)", ""]
+    lines += _fit_lines(getattr(result, "fit", None) or {})
     if totals:
         bram36 = totals.get("BRAM_18K", 0) / 2
         lines += ["## Resources (FINN estimates) against the board", "",
@@ -80,6 +81,28 @@ def write_summary(result, board) -> tuple[Path, Path]:
     png = report / "build_summary.png"
     _plot(layers, cycles, png, board)
     return md, png
+
+
+def _fit_lines(fit: dict) -> list[str]:
+    """The "Fit to the board" section from ``report/fit_to_board.json`` (empty without ``target_fps="max"``)."""
+    if not fit:
+        return []
+    chosen, budget = fit["chosen"], fit["budget"]
+    final = fit.get("final", {}).get("resources", chosen["resources"])
+    lines = ["## Fit to the board (target_fps=\"max\")", "",
+             f"- chosen folding: **{chosen['fps']:,.1f} FPS** (slowest layer {chosen['max_cycles']:,} cycles at "
+             f"{fit['clock_ns']} ns), the fastest of {len(fit['tried'])} foldings tried that stays within budget",
+             f"- budget: {budget['source']}", "",
+             "| resource | used (estimate) | allowed | limit | board | utilisation |", "|---|---:|---:|---:|---:|---:|"]
+    for r, cap in budget["capacity"].items():
+        used = final.get(r, 0)
+        lines.append(f"| {r} | {used:,.0f} | {budget['allowed'][r]:,.0f} | {100 * budget['limits'][r]:.0f} % | "
+                     f"{cap:,.0f} | {_pct(used, cap)} |")
+    extra = fit.get("finn_flow_lut_estimates") or {}
+    if extra:
+        lines += ["", f"LUT includes finn_flow's estimate for {len(extra)} layers FINN counts as 0 LUT "
+                      f"(Elementwise*, DuplicateStreams): {sum(extra.values()):,.0f} LUT (finn_flow.fit)."]
+    return lines + [""]
 
 
 def _plot(layers: dict, cycles: dict, path: Path, board) -> None:

@@ -50,3 +50,14 @@ def test_step_list_keeps_finn_plus_steps_in_their_order(finn_defaults, vivado):
 def test_estimates_only_stops_after_the_reports(finn_defaults):
     names = _names(finn_flow_steps(vivado=False, codegen=False))
     assert names[-2:] == ["step_generate_estimate_reports", "step_verify_folded"]
+
+
+@pytest.mark.parametrize("vivado", [True, False])
+def test_fit_replaces_target_fps_folding_and_reports_after_the_estimates(finn_defaults, vivado):
+    names, plain = _names(finn_flow_steps(vivado=vivado, fit=True)), _names(finn_flow_steps(vivado=vivado))
+    assert "step_target_fps_parallelization" not in names
+    at = plain.index("step_target_fps_parallelization")
+    assert names[at] == "step_fit_folding_to_board"
+    assert names[names.index("step_generate_estimate_reports") + 1] == "step_report_fit"
+    assert [n for n in names if n not in ("step_fit_folding_to_board", "step_report_fit")] == \
+        [n for n in plain if n != "step_target_fps_parallelization"]

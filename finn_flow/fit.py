@@ -1,0 +1,259 @@
+"""Fit to the board: the folding with the highest frame rate whose estimated resources stay within budget.
+
+FINN's ``SetFolding`` folds for a cycle target and never looks at resources; the board budgets in
+``finn.util.platforms`` (``DEFAULT_RES_LIMITS``: 70 % of the LUTs, 80 % of BRAM/URAM/DSP, Xilinx's guideline
+for timing closure) are only used for multi-FPGA partitioning. :func:`search_folding` closes that gap
+without whole builds: for a candidate cycle target ``T`` it runs ``SetFolding(T)`` on a copy of the
+specialised dataflow graph and FINN's own analysis passes (``exp_cycles_per_layer``, ``res_estimation``),
+which take milliseconds per layer. The frame rate of a folding is ``f_clk / max_l cycles_l``; FINN's
+``SetFolding`` raises each layer's PE/SIMD until ``cycles_l <= T``, so resources grow (not strictly, but
+nearly monotonically) as ``T`` falls. The search therefore
+
+1. folds fully (``T`` = infinity, every PE = SIMD = 1): if that does not fit, the model cannot fit the board
+   and :class:`~finn_flow.errors.BoardBudgetError` names its largest layers for the resource that overflows;
+2. unfolds fully (``T = 1``): if that fits, it is the answer;
+3. otherwise bisects ``log T`` between the two (about a dozen foldings), keeping the fitting folding with the
+   highest estimated FPS.
+
+FINN estimates 0 LUT for ``Elementwise*`` and ``DuplicateStreams`` layers (the sums and forks of branchy
+graphs such as bitwise ABC). :func:`zero_lut_estimate` adds our own estimate for them so that the budget
+check does not undercount: an adder or other element-wise operation costs one LUT per result bit and lane
+(``PE * out_bits``; a multiplier ``PE * a_bits * b_bits``), a stream duplicator one LUT per output bit
+(``PE * in_bits * NumOutputStreams``). These are models, not synthesis results; the report marks them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
+ZERO_LUT_PREFIXES = ("Elementwise", "DuplicateStreams")
+_NEVER = 2**62  # a cycle target every layer meets fully folded
+
+
+def default_limits() -> dict[str, float]:
+    """FINN's recommended utilisation limits (``finn.util.platforms.DEFAULT_RES_LIMITS``) per resource."""
+    from finn.util.platforms import DEFAULT_RES_LIMITS
+
+    lut, _ff, bram, uram, dsp = (float(v) for v in DEFAULT_RES_LIMITS)
+    return {"LUT": lut, "BRAM_18K": bram, "URAM": uram, "DSP": dsp}
+
+
+@dataclass(frozen=True)
+class ResourceBudget:
+    """What the folding may use: ``capacity[r] * limits[r]`` of each resource ``r`` in :data:`RESOURCES`.
+
+    Attributes:
+        capacity: the device's LUT, BRAM_18K, URAM and DSP counts (all SLRs together).
+        limits: the usable fraction of each (0 < limit <= 1).
+        source: where the capacity came from (a FINN platform, a board table, or given).
+    """
+
+    capacity: dict
+    limits: dict
+    source: str = ""
+
+    def allowed(self) -> dict[str, float]:
+        """Units of each resource the design may use."""
+        return {r: self.capacity[r] * self.limits[r] for r in RESOURCES}
+
+    def overflow(self, used: dict) -> dict[str, float]:
+        """``{resource: used / allowed}`` for each resource used beyond its allowance (empty: it fits)."""
+        allowed = self.allowed()
+        over = {}
+        for r in RESOURCES:
+            u = float(used.get(r, 0))
+            if u > allowed[r]:
+                over[r] = math.inf if allowed[r] == 0 else u / allowed[r]
+        return over
+
+    def as_dict(self) -> dict:
+        return {"capacity": dict(self.capacity), "limits": dict(self.limits), "allowed": self.allowed(),
+                "source": self.source}
+
+
+def board_budget(board: str, limits: dict | None = None, capacity: dict | None = None) -> ResourceBudget:
+    """The budget of a FINN board.
+
+    Args:
+        board: a board name FINN knows (``"Pynq-Z1"``, ``"ZCU104"``, ``"U250"``, ...).
+        limits: fractions per resource overriding :func:`default_limits` (e.g. ``{"LUT": 0.5}``); keys from
+            :data:`RESOURCES`, values in (0, 1].
+        capacity: absolute counts overriding the board's (e.g. a synthetic ``{"LUT": 5000, "BRAM_18K": 8}``;
+            resources not given keep the board's).
+
+    The capacity is FINN's ``finn.util.platforms`` model of the board (``compute_resources``, summed over its
+    SLRs) where it has one, else :mod:`finn_flow.boards`' table.
+
+    Raises:
+        ValueError: an unknown resource name or a limit outside (0, 1], a negative capacity.
+    """
+    from finn.util.platforms import platforms
+
+    from finn_flow.boards import resolve_board
+
+    info = resolve_board(board)
+    if board in platforms:
+        rows = platforms[board]().compute_resources
+        cap = {"LUT": sum(r[0] for r in rows), "BRAM_18K": sum(r[2] for r in rows),
+               "URAM": sum(r[3] for r in rows), "DSP": sum(r[4] for r in rows)}
+        source = f"finn.util.platforms[{board!r}]"
+    else:
+        cap = {"LUT": info.lut or 0, "BRAM_18K": 2 * (info.bram36 or 0), "URAM": info.uram or 0,
+               "DSP": info.dsp or 0}
+        source = f"finn_flow.boards ({info.part})"
+    lim = default_limits()
+    for name, given, check in (("fit_limits", limits, lambda v: 0 < v <= 1),
+                               ("fit_capacity", capacity, lambda v: v >= 0)):
+        for key, value in (given or {}).items():
+            if key not in RESOURCES:
+                raise ValueError(f"{name} has resource {key!r}; allowed: {', '.join(RESOURCES)}")
+            if not (isinstance(value, (int, float)) and check(float(value))):
+                allowed = "a fraction in (0, 1]" if name == "fit_limits" else "a non-negative count"
+                raise ValueError(f"{name}[{key!r}]={value!r}; allowed: {allowed}")
+    lim.update({k: float(v) for k, v in (limits or {}).items()})
+    if capacity:
+        cap.update({k: float(v) for k, v in capacity.items()})
+        source += " with capacity " + ", ".join(f"{k}={v:g}" for k, v in capacity.items())
+    if not any(cap[r] for r in ("LUT",)):
+        raise ValueError(f"board={board!r}: no LUT capacity known for part {info.part}; give fit_capacity")
+    return ResourceBudget({r: float(cap[r]) for r in RESOURCES}, lim, source)
+
+
+def zero_lut_estimate(inst) -> int:
+    """Our LUT estimate for a layer FINN counts as 0 LUT (module docstring: one LUT per result bit and lane).
+
+    ``Elementwise<Op>``: ``PE * out_bits`` (``PE * lhs_bits * rhs_bits`` for ``ElementwiseMul``);
+    ``DuplicateStreams``: ``PE * in_bits * NumOutputStreams``.
+    """
+    op = inst.onnx_node.op_type
+    pe = int(inst.get_nodeattr("PE"))
+    if op.startswith("DuplicateStreams"):
+        return pe * inst.get_input_datatype(0).bitwidth() * int(inst.get_nodeattr("NumOutputStreams"))
+    if op.startswith("ElementwiseMul"):
+        return pe * inst.get_input_datatype(0).bitwidth() * inst.get_input_datatype(1).bitwidth()
+    return pe * inst.get_output_datatype().bitwidth()
+
+
+def estimate_resources(model, fpgapart: str) -> dict[str, dict]:
+    """Per-layer LUT/BRAM_18K/URAM/DSP: FINN's ``res_estimation``, plus :func:`zero_lut_estimate` for the layers
+    whose logic FINN counts as 0 LUT (it counts at most their parameter storage); those rows get
+    ``"LUT_added_by_finn_flow"``."""
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+    from finn.util.basic import getHWCustomOp
+
+    finn = model.analysis(lambda m: res_estimation(m, fpgapart))
+    rows = {}
+    for node in model.graph.node:
+        if node.name not in finn:
+            continue
+        row = {r: float(finn[node.name].get(r, 0)) for r in RESOURCES}
+        if node.op_type.startswith(ZERO_LUT_PREFIXES):  # FINN counts at most their parameter storage
+            extra = float(zero_lut_estimate(getHWCustomOp(node)))
+            row["LUT"] += extra
+            row["LUT_added_by_finn_flow"] = extra
+        rows[node.name] = row
+    return rows
+
+
+def total(rows: dict) -> dict[str, float]:
+    """Sum of :func:`estimate_resources` rows per resource."""
+    return {r: float(sum(row[r] for row in rows.values())) for r in RESOURCES}
+
+
+@dataclass
+class Folding:
+    """One candidate: the folding ``SetFolding(target_cycles)`` chose and what FINN estimates for it."""
+
+    target_cycles: int
+    max_cycles: int
+    fps: float
+    resources: dict
+    layers: dict = field(repr=False)
+    fits: bool = False
+    overflow: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {"target_cycles": self.target_cycles, "max_cycles": self.max_cycles, "fps": self.fps,
+                "resources": self.resources, "fits": self.fits, "overflow": self.overflow}
+
+
+def fold(model, target_cycles: int, clock_ns: float, fpgapart: str, budget: ResourceBudget,
+         mvau_wwidth_max: int = 36, two_pass_relaxation: bool = True):
+    """``SetFolding(target_cycles)`` on a copy of ``model``; returns ``(folded model, Folding)``."""
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.transformation.fpgadataflow.set_folding import SetFolding
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    folded = ModelWrapper(copy.deepcopy(model.model))
+    folded = folded.transform(SetFolding(int(target_cycles), mvau_wwidth_max=mvau_wwidth_max,
+                                         two_pass_relaxation=two_pass_relaxation))
+    cycles = folded.analysis(exp_cycles_per_layer)
+    max_cycles = int(max(cycles.values())) if cycles else 1
+    rows = estimate_resources(folded, fpgapart)
+    used = total(rows)
+    over = budget.overflow(used)
+    fps = 1e9 / (clock_ns * max(max_cycles, 1))
+    return folded, Folding(int(target_cycles), max_cycles, fps, used, rows, not over, over)
+
+
+def largest_layers(folding: Folding, resource: str, count: int = 5) -> list[str]:
+    """The ``count`` layers using most of ``resource``, as ``"name (N resource)"``."""
+    rows = sorted(folding.layers.items(), key=lambda kv: -kv[1][resource])[:count]
+    return [f"{name} ({row[resource]:,.0f} {resource})" for name, row in rows if row[resource] > 0]
+
+
+def search_folding(model, budget: ResourceBudget, clock_ns: float, fpgapart: str, mvau_wwidth_max: int = 36,
+                   two_pass_relaxation: bool = True, max_steps: int = 24):
+    """The folding with the highest estimated FPS within ``budget`` (module docstring: the search).
+
+    Args:
+        model: the specialised dataflow graph (after ``step_specialize_layers``).
+        budget: a :class:`ResourceBudget`.
+        clock_ns: clock period in ns (FPS = 1e9 / (clock_ns * max cycles)).
+        fpgapart: the FPGA part for FINN's resource estimates.
+        mvau_wwidth_max, two_pass_relaxation: passed to FINN's ``SetFolding``.
+        max_steps: most bisection steps (each one folding and estimate).
+
+    Returns:
+        ``(folded model, chosen Folding, every Folding tried in order)``.
+
+    Raises:
+        BoardBudgetError: fully folded (PE = SIMD = 1) the model still exceeds the budget; names the
+            resource(s), the estimate against the allowance, and the largest layers.
+    """
+    from finn_flow.errors import BoardBudgetError
+
+    tried = []
+
+    def attempt(target):
+        folded, result = fold(model, target, clock_ns, fpgapart, budget, mvau_wwidth_max, two_pass_relaxation)
+        tried.append(result)
+        return folded, result
+
+    best_model, best = attempt(_NEVER)
+    if not best.fits:
+        allowed = budget.allowed()
+        parts = [f"{r} {best.resources[r]:,.0f} > {allowed[r]:,.0f} allowed ({100 * budget.limits[r]:.0f} % of "
+                 f"{budget.capacity[r]:,.0f}); largest layers: {', '.join(largest_layers(best, r))}"
+                 for r in best.overflow]
+        raise BoardBudgetError("the model does not fit the board even fully folded (PE = SIMD = 1): "
+                               + "; ".join(parts) + f" [budget: {budget.source}]")
+    lo_model, lo = attempt(1)
+    if lo.fits:
+        return lo_model, lo, tried
+    hi, lo_t = best.max_cycles, 1  # hi fits, lo_t does not
+    for _ in range(max_steps):
+        if hi - lo_t <= 1 or hi <= lo_t * 1.01:
+            break
+        mid = max(lo_t + 1, min(hi - 1, int(round(math.sqrt(hi * lo_t)))))
+        folded, result = attempt(mid)
+        if result.fits:
+            hi = min(mid, result.max_cycles)
+            if result.fps > best.fps:
+                best_model, best = folded, result
+        else:
+            lo_t = mid
+    return best_model, best, tried
