@@ -109,3 +109,23 @@ def test_weight_rmse_quick_path(tmp_path):
     text = make_results.section_weight_rmse(tmp_path, tmp_path / "figures")
     assert "M=5 <= M=4 <= M=3 <= M=2 <= M=1" in text
     assert (tmp_path / "figures" / "weight_rmse.png").is_file()
+
+
+def test_cnv_cifar10_targets_are_computed_with_their_gaps():
+    lines = make_results.cnv_targets({"float": 88.0, "w2a2": 84.5, "abc33": 84.0})
+    assert lines[0].startswith("ABC(3,3) >= 84.22 %") and "NOT met, 0.22 points short" in lines[0]
+    assert "within 3 points" in lines[1] and ": NOT met (gap 4.00 points)" in lines[1]
+    assert "> Brevitas W2A2" in lines[2] and "NOT met (-0.50 points)" in lines[2]
+    met = make_results.cnv_targets({"float": 86.0, "w2a2": 83.0, "abc33": 85.0})
+    assert all(": met" in line for line in met)
+    assert "not yet measured" in make_results.cnv_targets({"float": 86.0})[0]
+
+
+def test_cnv_cifar10_section_lists_finished_and_missing_variants(tmp_path):
+    row = {"variant": "float", "top1": 86.5, "top5": 99.1, "epochs": 40, "train_wall_s": 3600.0,
+           "train_images": 50000, "test_images": 10000, "seed": 0, "command": "python benchmarks/train_cnv_cifar10.py --variant float",
+           "recipe": {"width": 0.5, "batch_size": 128}, "history": [{"epoch": 1, "val_acc1": 70.0}, {"epoch": 3, "val_acc1": 80.0}]}
+    _write(tmp_path / "results" / "cnv_cifar10" / "float.json", row)
+    text = make_results.section_cnv_cifar10(tmp_path / "results", tmp_path / "figures")
+    assert "| float | 86.50 |" in text and "Not yet trained: Brevitas W1A1" in text
+    assert "not yet measured" in text and (tmp_path / "figures" / "cnv_cifar10.png").is_file()
