@@ -24,5 +24,19 @@ def cli_main(args: list[str] | dict | None = None, run: bool = True) -> Lightnin
                         auto_configure_optimizers=False, save_config_kwargs={"overwrite": True})
 
 
+def main(args: list[str] | None = None) -> int:
+    """``abc-train``: run ``cli_main(args)``; 0 if the trainer finished its subcommand, else 1.
+
+    An exception propagates (Python then exits with status 1 and prints the traceback); a parse error exits 2.
+    """
+    cli = cli_main(args)
+    state = cli.trainer.state
+    if not state.finished:
+        print(f"abc-train: error: the trainer stopped with status {state.status.value!r}, expected 'finished'",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    cli_main()
+    sys.exit(main())

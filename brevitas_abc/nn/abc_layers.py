@@ -14,6 +14,12 @@ With ``coefficient_bits`` (hardware-aware training, DESIGN 1.3) every form above
 ``alpha_m[c] beta_n = q_mn[c] s[c]`` are exact in float32, and so are the layer's integer sums (while
 fan-in * M*N*Q^2 < 2^24), so the one-convolution forward, ``forward_branches`` and the export form agree
 bit for bit (``integer_coefficients()`` returns q and s).
+
+Exact by construction, on any CPU and thread count: a sum of integer multiples of one power of two is exact in
+float32 in any order (below 2^24 steps), so the convolution kernel's summation order (which oneDNN picks per
+CPU ISA and thread count) cannot change it. A float term inside that sum can: the bias is therefore never
+passed to the convolution; every form adds it in one fixed place, last (``_add_bias``):
+``y = (sum_m sum_n alpha_m beta_n op(B_m, H_n)) + bias``, one float32 rounding, the same in all three forms.
 """
 import torch
 import torch.nn.functional as F
@@ -62,10 +68,16 @@ class ABCLayerMixin:
     def forward(self, x: Tensor) -> Tensor:
         w_hat = self.weight_quant(self.weight)[0]
         if self.input_quant is None:
-            return self._op(x, w_hat, self.bias, binary_input=False)
-        if not self._is_conv:
-            return self._op(self.input_quant(x)[0], w_hat, self.bias, binary_input=True)
-        return self._conv_binary_input(x, w_hat)
+            out = self._op(x, w_hat, binary_input=False)
+        elif not self._is_conv:
+            out = self._op(self.input_quant(x)[0], w_hat, binary_input=True)
+        else:
+            out = self._conv_binary_input(x, w_hat)
+        return self._add_bias(out)
+
+    def _add_bias(self, out: Tensor) -> Tensor:
+        """``out + bias`` per output channel, outside the kernel (see the module docstring), or ``out``."""
+        return out if self.bias is None else out + channel_shaped(self.bias, self._is_conv)
 
     def forward_branches(self, x: Tensor) -> Tensor:
         """Reference M*N-branch form ``sum_m sum_n alpha_m beta_n op(B_m, H_{v_n}(x)) + bias`` (eq. 10)."""
@@ -79,11 +91,9 @@ class ABCLayerMixin:
         for m in range(self.num_weight_bases):
             scale = channel_shaped(coeff[m], self._is_conv)
             for h, beta in zip(inputs, betas):
-                term = self._op(h, bases[m], None, binary_input=binary)
+                term = self._op(h, bases[m], binary_input=binary)
                 out = out + term * (scale if beta is None else scale * beta)
-        if self.bias is not None:
-            out = out + channel_shaped(self.bias, self._is_conv)
-        return out
+        return self._add_bias(out)
 
     @torch.no_grad()
     def integer_coefficients(self) -> tuple[Tensor, Tensor]:
@@ -203,14 +213,14 @@ class ABCConv2d(ABCLayerMixin, nn.Conv2d):
         a = self.input_quant(x)[0]
         if any(pads) and padding == 0:
             a = F.pad(a, pads)
-        return F.conv2d(a, w_hat, self.bias, self.stride, 0, self.dilation, self.groups)
+        return F.conv2d(a, w_hat, None, self.stride, 0, self.dilation, self.groups)
 
-    def _op(self, x: Tensor, weight: Tensor, bias, binary_input: bool) -> Tensor:
-        """The convolution of one branch; a binary input is padded with ``binary_padding`` explicitly."""
+    def _op(self, x: Tensor, weight: Tensor, binary_input: bool) -> Tensor:
+        """The convolution of one branch, without bias; a binary input is padded with ``binary_padding``."""
         if not binary_input:
-            return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+            return F.conv2d(x, weight, None, self.stride, self.padding, self.dilation, self.groups)
         x = F.pad(x, self._binary_pads(), value=self.abc_options.binary_padding)
-        return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
+        return F.conv2d(x, weight, None, self.stride, 0, self.dilation, self.groups)
 
 
 class ABCLinear(ABCLayerMixin, nn.Linear):
@@ -232,5 +242,6 @@ class ABCLinear(ABCLayerMixin, nn.Linear):
     def _like(cls, linear: nn.Linear, **abc_kwargs):
         return cls(linear.in_features, linear.out_features, linear.bias is not None, **abc_kwargs)
 
-    def _op(self, x: Tensor, weight: Tensor, bias, binary_input: bool) -> Tensor:
-        return F.linear(x, weight, bias)
+    def _op(self, x: Tensor, weight: Tensor, binary_input: bool) -> Tensor:
+        """The matrix product of one branch, without bias."""
+        return F.linear(x, weight)

@@ -227,6 +227,7 @@ def test_group_net_with_gates_learns_on_real_cifar(cifar):
     assert model.layer1.gate_logits.grad is not None
 
 
+@pytest.mark.exact
 def test_integer_branch_scales_train_and_export_exactly(tmp_path, cifar):
     torch.manual_seed(0)
     layer = GroupNetConv2d(3, 6, 3, padding=1, num_bases=3, branch_scale_bits=2)

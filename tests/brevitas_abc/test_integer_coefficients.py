@@ -76,6 +76,7 @@ def test_finn_flow_integer_decomposition_accepts_the_coefficients_exactly(bits):
         assert q is not None and np.array_equal(q * s, coefficients)
 
 
+@pytest.mark.exact
 @pytest.mark.parametrize("bits", [2, 3, 4])
 def test_training_forward_branches_and_export_form_agree_bit_for_bit(bits):
     for layer, x in _layers(bits, "per_channel"):
@@ -154,10 +155,17 @@ def test_qonnx_export_of_a_constrained_model_matches_pytorch(tmp_path, trained_i
     x, _ = mnist_test_batch
     report = export_qonnx(model, x, tmp_path / "mlp.onnx")
     assert report.argmax_agreement == 1.0 and report.max_abs_diff <= 1e-5
-    # a lone constrained ABC conv (padding +1): integer sums times powers of two, exact in the graph too
+
+
+@pytest.mark.exact
+def test_qonnx_export_of_a_lone_constrained_conv_with_bias_is_bit_for_bit(tmp_path, mnist_test_batch):
+    """Integer sums times powers of two, then the float bias added once, last: exact in the graph too."""
+    x, _ = mnist_test_batch
     torch.manual_seed(1)
     conv = ABCConv2d(1, 4, 3, padding=1, num_weight_bases=3, num_act_bases=2, act_shifts=(-0.31, 0.21),
                      coefficient_bits=4)
+    with torch.no_grad():
+        conv.bias.uniform_(-0.3, 0.3)  # a float term: exactness must not depend on where a kernel adds it
     assert export_qonnx(conv, x[:8], tmp_path / "conv.onnx").max_abs_diff == 0.0
 
 

@@ -1,16 +1,25 @@
-"""The command line: a fast_dev_run of every shipped YAML config, the staged recipe run stage by stage,
-and fit -> validate -> test -> predict through ``cli_main`` and through ``python -m``."""
+"""The command line: a fast_dev_run of every shipped YAML config through the ``abc-train`` console script (a
+subprocess, exit status checked), the staged recipe run stage by stage, and fit -> validate -> test -> predict
+through ``cli_main`` and through ``python -m``."""
+import io
+import os
 import subprocess
 import sys
+import tarfile
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from lightning_modules.cli import cli_main
+from tests.conftest import CIFAR_TAR
 from tests.lightning_modules.lightning_test_helpers import write_cifar_batches, write_image_folder
 
-CONFIGS = Path(__file__).resolve().parents[2] / "lightning_modules" / "configs"
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "lightning_modules" / "configs"
 SINGLE_RUN_CONFIGS = sorted(p.stem for p in CONFIGS.glob("*.yaml") if "_stage" not in p.stem)
+# stage 1 stands alone (stages 2 and 3 read the previous stage's checkpoint: test_staged_recipe_runs_stage_by_stage)
+CONSOLE_CONFIGS = SINGLE_RUN_CONFIGS + ["lenet5_mnist_stage1_float"]
 # Smaller versions of the big networks keep the test quick; the layer types and the export are the same.
 # The QONNX check executes the exported graph node by node, so fewer bases (fewer branch nodes) matter most.
 SHRINK = {
@@ -34,6 +43,40 @@ def in_tmp(tmp_path, monkeypatch):
     return tmp_path
 
 
+def console_script(name: str) -> list[str]:
+    """The command that runs console script ``name`` as pip's generated wrapper does
+    (``sys.exit(<entry point>())``), with the entry point read from this checkout's pyproject.toml."""
+    entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"][name]
+    module, function = entry.split(":")
+    return [sys.executable, "-c", f"import sys; from {module} import {function} as f; sys.exit(f())"]
+
+
+def run_console_script(name: str, args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``name`` in a subprocess on this checkout's code (one thread)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([*console_script(name), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def write_cifar_jpeg_tree(root: Path, per_class: int) -> Path:
+    """``root/<train|test>/<class>/*.jpg``: the first ``per_class`` real CIFAR-10 JPEGs of each class and split
+    from ``../shared``'s archive (skips where it is absent)."""
+    if not CIFAR_TAR.is_file():
+        pytest.skip(f"CIFAR-10 JPEG archive not found at {CIFAR_TAR}")
+    counts: dict[tuple[str, str], int] = {}
+    with tarfile.open(CIFAR_TAR) as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 3 and counts.get((parts[0], parts[1]), 0) < per_class:
+                counts[(parts[0], parts[1])] = counts.get((parts[0], parts[1]), 0) + 1
+                target = root / member.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(tar.extractfile(member).read())
+            if len(counts) == 20 and all(n == per_class for n in counts.values()):
+                break
+    return root
+
+
 def _data_args(name: str, root: Path) -> list[str]:
     args = ["--data.init_args.batch_size=8", "--trainer.enable_progress_bar=false"]
     if "cifar" in name:
@@ -49,13 +92,40 @@ def test_every_config_is_tested():
             "groupnet_resnet18_cifar10"} <= set(SINGLE_RUN_CONFIGS)
 
 
-@pytest.mark.parametrize("name", SINGLE_RUN_CONFIGS)
-def test_config_fast_dev_run_and_export(name, in_tmp):
-    args = ["fit", "--config", str(CONFIGS / f"{name}.yaml"), "--trainer.fast_dev_run=1", *_data_args(name, in_tmp)]
-    args += SHRINK.get(name, [])
-    cli = cli_main(args)
-    assert cli.trainer.state.finished and cli.trainer.global_step == 1
-    assert (in_tmp / "outputs" / name / "export" / "model.onnx").exists()
+@pytest.fixture(scope="module")
+def real_data_root(tmp_path_factory):
+    """Real images for the console-script runs: CIFAR-10 JPEGs (8 per class and split; MNIST comes offline from
+    the venv) and a 3-class ImageFolder of CIFAR-10 test JPEGs for the forest-trail config."""
+    root = tmp_path_factory.mktemp("data")
+    write_cifar_jpeg_tree(root / "cifar", per_class=8)
+    for label in ("left", "straight", "right"):
+        (root / "trails" / label).mkdir(parents=True)
+    for k, jpg in enumerate(sorted((root / "cifar" / "test").glob("*/*.jpg"))[:18]):
+        (root / "trails" / ("left", "straight", "right")[k % 3] / jpg.name).write_bytes(jpg.read_bytes())
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CONSOLE_CONFIGS)
+def test_console_script_fast_dev_run_exits_0_and_exports(name, real_data_root, tmp_path):
+    """``abc-train fit --config <shipped config> --trainer.fast_dev_run=true`` exits 0 (it exited 1 with the
+    LightningCLI object as status) after one training step and its end-of-fit verified QONNX export."""
+    args = ["fit", "--config", str(CONFIGS / f"{name}.yaml"), "--trainer.fast_dev_run=true",
+            *_data_args(name, real_data_root), *SHRINK.get(name, [])]
+    result = run_console_script("abc-train", args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    exports = "ExportBestToQONNX" in (CONFIGS / f"{name}.yaml").read_text()
+    assert (tmp_path / "outputs" / name / "export" / "model.onnx").exists() == exports
+
+
+def test_console_script_exits_nonzero_on_failure(tmp_path):
+    """A config that fails while running (not while parsing) exits 1, a misspelt option 2."""
+    bad = run_console_script("abc-train", ["fit", "--config", str(CONFIGS / "lfc_abc_mnist.yaml"),
+                                           "--model.num_classes=1", "--trainer.fast_dev_run=true"], cwd=tmp_path)
+    assert bad.returncode == 1 and "num_classes=1 must be an int >= 2" in bad.stderr
+    misspelt = run_console_script("abc-train", ["fit", "--config", str(CONFIGS / "lfc_abc_mnist.yaml"),
+                                                "--model.num_clases=10"], cwd=tmp_path)
+    assert misspelt.returncode == 2 and "num_clases" in misspelt.stderr
 
 
 @pytest.mark.slow
