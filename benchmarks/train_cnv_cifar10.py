@@ -186,7 +186,10 @@ def main(argv: list[str] | None = None) -> dict:
         model, optimizer=lambda p: torch.optim.Adam(p, lr=args.lr),
         lr_scheduler=lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=epochs),
         teacher=teacher, distill_weight=args.distill_weight if teacher is not None else 0.5)
-    callbacks = [pl.callbacks.ModelCheckpoint(dirpath=work, save_last=True, save_top_k=0, every_n_epochs=1),
+    # save_top_k=1 without a monitor keeps the latest epoch; last.ckpt is written with it after every epoch
+    # (with save_top_k=0 Lightning writes no last.ckpt until the end of fit)
+    callbacks = [pl.callbacks.ModelCheckpoint(dirpath=work, filename="{epoch}", save_top_k=1, save_last=True,
+                                              every_n_epochs=1, save_on_train_epoch_end=True),
                  EpochProgress(args.variant)]
     if args.variant != "float":
         callbacks.append(LatentWeightClipping())
