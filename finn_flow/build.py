@@ -15,6 +15,7 @@ from finn_flow.checks import check_bipolar_after_relu, check_torch_model
 from finn_flow.config import ABC_MAPPINGS
 from finn_flow.errors import BuildStepError, FinnFlowError
 from finn_flow.finn_env import builder_without_vivado, prepare_finn, vivado_available
+from finn_flow.validate import check_graph_input, check_output_dir, check_torch_input, check_verify_inputs
 from finn_flow.model_io import (
     export_torch,
     images_to_input_shape,
@@ -60,6 +61,16 @@ class BuildResult:
 
 def _read_json(path: Path, default):
     return json.loads(path.read_text()) if path.is_file() else default
+
+
+def _export_example(verify_inputs, example_input, input_scale) -> np.ndarray:
+    """The one image a torch model is exported with: the first verification image (scaled), else example_input."""
+    if verify_inputs is not None:
+        first = np.asarray(verify_inputs[:1], dtype=np.float32)
+        if first.ndim == 3:
+            first = first[:, None]
+        return first * np.float32(input_scale or 1.0)
+    return np.asarray(example_input, dtype=np.float32)
 
 
 def _tracked(step, log: list, failure: list, logfile: Path):
@@ -116,7 +127,9 @@ def build(
         model_or_path: a QONNX/ONNX file path, a Brevitas ``torch.nn.Module`` (exported with
             ``brevitas.export.export_qonnx``; needs ``verify_inputs`` or ``example_input``), or an ``abc-train``
             checkpoint (``.ckpt``, with ``config``).
-        output_dir: FINN's output folder; an existing one is replaced.
+        output_dir: FINN's output folder; an existing one is replaced if it is empty or an earlier build's (a
+            non-empty unrelated folder, or a file, is refused). A failed build leaves ``BUILD_FAILED.txt`` (the
+            error) there and no ``report/finn_flow_result.json``.
         board: a FINN board name (``"Pynq-Z1"``, ``"ZCU104"``, ``"U250"``, ...).
         clock_ns: target clock period in ns.
         target_fps: frames per second the folding aims for (None: FINN's default, fully folded), or ``"max"``:
@@ -146,7 +159,8 @@ def build(
         A :class:`BuildResult`.
 
     Raises:
-        InvalidModelError, UnknownBoardError, ValueError: bad arguments, before anything is built.
+        InvalidModelError, UnknownBoardError, ValueError: bad arguments, before anything is written
+            (:mod:`finn_flow.validate`: output folder, verification images, graph input).
         UnsupportedOpError: also before anything is built, for a torch model with modules the flow does not
             lower (Group-Net block/group modes; :func:`finn_flow.checks.check_torch_model`).
         UnsupportedOpError, FloatInDataflowError, VerificationError, BuildStepError: from the flow,
@@ -170,39 +184,59 @@ def build(
         from finn_flow.fit import board_budget
 
         board_budget(board_info.name, fit_limits, fit_capacity)  # validates both, before anything is built
+    if verify_inputs is not None:
+        verify_inputs = check_verify_inputs(verify_inputs, input_scale, input_datatype)
+    out = check_output_dir(output_dir)
     if isinstance(model_or_path, (str, Path)) and Path(model_or_path).suffix == ".ckpt":
         if config is None:
             raise ValueError(f"model={str(model_or_path)!r} is a Lightning checkpoint: give config=<the abc-train "
                              "YAML it was trained with> (the checkpoint holds weights, not the architecture)")
         model_or_path = load_checkpoint(model_or_path, config)
-    if is_torch_module(model_or_path):
+    torch_module = is_torch_module(model_or_path)
+    if torch_module:
         check_torch_model(model_or_path)  # before anything is written
+        if verify_inputs is None and example_input is None:
+            raise ValueError("a torch model needs verify_inputs or example_input to be exported")
+        example = _export_example(verify_inputs, example_input, input_scale)
+        check_torch_input(model_or_path, example, "verify_inputs" if verify_inputs is not None else "example_input")
+    else:
+        model = load_qonnx(model_or_path)
+        check_graph_input(model, str(model_or_path))
+        check_bipolar_after_relu(model)
+        if verify_inputs is not None:
+            images_to_input_shape(verify_inputs, model.get_tensor_shape(model.graph.input[0].name))
 
-    out = Path(output_dir)
     if out.exists():
         shutil.rmtree(out)
     (out / "input").mkdir(parents=True)
-    prepare_finn(out / "finn_tmp")
+    try:
+        return _build_into(out, model_or_path, torch_module, board_info, clock_ns=clock_ns, target_fps=target_fps,
+                           abc_mapping=abc_mapping, verify_inputs=verify_inputs, example_input=example_input,
+                           input_scale=input_scale, input_datatype=input_datatype,
+                           allow_float_in_dataflow=allow_float_in_dataflow, folding_config_file=folding_config_file,
+                           codegen=codegen, summary=summary, fit=fit, fit_limits=fit_limits, fit_capacity=fit_capacity)
+    except BaseException as error:
+        # a failed build must not look finished: no finn_flow_result.json, and a note saying why
+        (out / "report" / "finn_flow_result.json").unlink(missing_ok=True)
+        (out / "BUILD_FAILED.txt").write_text(f"{type(error).__name__}: {error}\n")
+        raise
 
-    torch_module = is_torch_module(model_or_path)
+
+def _build_into(out: Path, model_or_path, torch_module: bool, board_info, *, clock_ns, target_fps, abc_mapping,
+                verify_inputs, example_input, input_scale, input_datatype, allow_float_in_dataflow,
+                folding_config_file, codegen, summary, fit, fit_limits, fit_capacity) -> BuildResult:
+    """The build of :func:`build` into ``out`` (created, holding ``input/``), arguments already checked."""
+    prepare_finn(out / "finn_tmp")
     if torch_module:
-        if verify_inputs is None and example_input is None:
-            raise ValueError("a torch model needs verify_inputs or example_input to be exported")
-        if verify_inputs is not None:
-            first = np.asarray(verify_inputs[:1], dtype=np.float32)
-            if first.ndim == 3:
-                first = first[:, None]
-            example = first * np.float32(input_scale or 1.0)
-        else:
-            example = np.asarray(example_input, dtype=np.float32)
+        example = _export_example(verify_inputs, example_input, input_scale)
         qonnx_path = export_torch(model_or_path, example, out / "input" / "model_qonnx.onnx")
+        model = load_qonnx(qonnx_path)
+        check_graph_input(model, str(qonnx_path))
+        check_bipolar_after_relu(model)
     else:
-        qonnx_path = Path(model_or_path)
-    model = load_qonnx(qonnx_path)
-    check_bipolar_after_relu(model)
-    if not torch_module:
-        model.save(str(out / "input" / "model_qonnx.onnx"))
+        model = load_qonnx(model_or_path)
         qonnx_path = out / "input" / "model_qonnx.onnx"
+        model.save(str(qonnx_path))
 
     from finn.builder.build_dataflow import build_dataflow_cfg
     from finn.builder.build_dataflow_config import DataflowOutputType, ShellFlowType

@@ -65,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     from finn_flow.build import build
     from finn_flow.errors import FinnFlowError
 
-    verify = np.load(args.verify_npy) if args.verify_npy else None
+    try:
+        verify = np.load(args.verify_npy) if args.verify_npy else None
+    except (OSError, ValueError) as error:
+        print(f"abc-build: error: --verify-npy={args.verify_npy!r} is not a readable .npy file: {error}", file=sys.stderr)
+        return 1
     try:
         result = build(
             args.model, args.output_dir, board=args.board, clock_ns=args.clock_ns,

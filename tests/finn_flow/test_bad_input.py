@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -101,14 +103,163 @@ def test_group_net_block_and_group_modes_are_refused_by_name(tmp_path, mode):
 
 
 def test_bipolar_quant_right_after_relu_is_refused_by_name(tmp_path):
-    # default ("centered") ABC shifts for N=2 include v = 0.5, i.e. sign(x) on the kept ReLU's output
+    # an ABC shift v = 0.5 is sign(x) on the kept ReLU's output (the "centered" preset no longer has one)
     from torch import nn
 
     from brevitas_abc import ABCConfig, swap
 
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(),
                           nn.Linear(8, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 4, bias=False))
-    model = swap(model, ABCConfig(num_weight_bases=2, num_act_bases=2), verbose=False).eval()
+    model = swap(model, ABCConfig(num_weight_bases=2, num_act_bases=2, act_shifts=(-0.2, 0.5)), verbose=False).eval()
     with pytest.raises(finn_flow.UnsupportedOpError, match=r"BipolarQuant_\d+ \(reads Relu"):
         finn_flow.build(model, tmp_path / "out", example_input=np.zeros((1, 16), np.float32), input_scale=None)
     _no_success(tmp_path / "out")
+
+
+# --- bad input tried systematically (issue 14 item 5): each names the thing, and no build is left behind ---
+
+def _good_graph(tmp_path) -> Path:
+    return _binary_mlp_with("Identity", tmp_path / "ok.onnx")
+
+
+def _nothing_built(out: Path):
+    """Refused before anything was written: the folder does not exist (or holds only what it held)."""
+    assert not (out / "input").exists() and not (out / "report").exists()
+
+
+def test_truncated_onnx_file(tmp_path):
+    full = _good_graph(tmp_path).read_bytes()
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(full[: len(full) // 2])
+    with pytest.raises(finn_flow.InvalidModelError, match=r"cut\.onnx' is not a valid ONNX/QONNX file"):
+        finn_flow.build(cut, tmp_path / "out")
+    _nothing_built(tmp_path / "out")
+
+
+@pytest.mark.parametrize("shape, match", [
+    ([1, 4, 4], r"graph input 'x' has shape \[1, 4, 4\]; FINN lowers inputs of shape \[1, C\] or \[1, C, H, W\]"),
+    ([1, 1, 1, 4, 4], r"shape \[1, 1, 1, 4, 4\]"),
+    ([2, 16], r"batch size 2"),
+])
+def test_onnx_of_the_wrong_input_rank_or_batch(tmp_path, shape, match):
+    path = _good_graph(tmp_path)
+    model = ModelWrapper(str(path))
+    model.set_tensor_shape("x", shape)
+    model.save(str(path))
+    with pytest.raises(finn_flow.InvalidModelError, match=match):
+        finn_flow.build(path, tmp_path / "out", input_scale=None)
+    _nothing_built(tmp_path / "out")
+
+
+@pytest.mark.parametrize("images, match", [
+    (np.zeros((4, 15), np.uint8), r"verify_inputs has images of shape \(15,\), the model input is \(1, 16\)"),
+    (np.array([["a"] * 16]), r"verify_inputs has dtype <U1"),
+    (np.zeros((0, 16), np.uint8), r"verify_inputs has shape \(0, 16\)"),
+    (np.zeros(16, np.uint8), r"verify_inputs has shape \(16,\)"),
+    (np.where(np.arange(32).reshape(2, 16) == 20, np.nan, 1.0), r"1 NaN or infinite values \(first in image 1\)"),
+    (np.full((2, 16), 0.5), r"not UINT8 pixels \(values in \[0.5, 0.5\], not all integers; allowed: integers in "
+                            r"\[0, 255\]\)"),
+    (np.full((2, 16), 300), r"not UINT8 pixels \(values in \[300, 300\]"),
+])
+def test_verify_images_of_wrong_shape_dtype_or_values(tmp_path, images, match):
+    with pytest.raises(ValueError, match=match):
+        finn_flow.build(_good_graph(tmp_path), tmp_path / "out", verify_inputs=images)
+    _nothing_built(tmp_path / "out")
+
+
+def test_verify_images_of_wrong_shape_for_a_torch_model(tmp_path):
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten())
+    with pytest.raises(ValueError, match=r"verify_inputs of shape \(1, 8, 8\) per image does not fit the model "
+                                         r"\(Sequential fails on it: RuntimeError"):
+        finn_flow.build(model, tmp_path / "out", verify_inputs=np.zeros((2, 1, 8, 8), np.uint8))
+    _nothing_built(tmp_path / "out")
+
+
+def test_output_dir_that_is_a_file(tmp_path):
+    target = tmp_path / "out"
+    target.write_text("my notes")
+    with pytest.raises(ValueError, match=r"output_dir='.*out' is an existing file"):
+        finn_flow.build(_good_graph(tmp_path), target)
+    assert target.read_text() == "my notes"
+
+
+def test_output_dir_below_a_file_is_not_writable(tmp_path):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ValueError, match=r"output_dir='.*afile/out' cannot be written: '.*afile' is not a writable"):
+        finn_flow.build(_good_graph(tmp_path), tmp_path / "afile" / "out")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_output_dir_in_a_read_only_folder(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(ValueError, match=r"cannot be written: '.*locked' is not a writable folder"):
+            finn_flow.build(_good_graph(tmp_path), locked / "out")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_users_non_empty_folder_is_not_replaced(tmp_path):
+    target = tmp_path / "thesis"
+    target.mkdir()
+    (target / "chapter1.tex").write_text("precious")
+    with pytest.raises(ValueError, match=r"non-empty folder that is not a finn_flow build \(it holds chapter1\.tex\)"):
+        finn_flow.build(_good_graph(tmp_path), target)
+    assert (target / "chapter1.tex").read_text() == "precious"
+
+
+def test_a_failed_build_leaves_a_note_and_no_result(tmp_path):
+    # an earlier successful build in the folder must not survive a failed one
+    path = _binary_mlp_with("Sin", tmp_path / "sin.onnx")
+    out = tmp_path / "out"
+    (out / "report").mkdir(parents=True)
+    (out / "report" / "finn_flow_result.json").write_text("{}")
+    with pytest.raises(finn_flow.UnsupportedOpError):
+        finn_flow.build(path, out, input_scale=None)
+    _no_success(out)
+    assert "UnsupportedOpError: FINN could not lower these nodes" in (out / "BUILD_FAILED.txt").read_text()
+
+
+def test_corrupt_checkpoint(tmp_path):
+    ckpt = tmp_path / "best.ckpt"
+    ckpt.write_bytes(b"PK\x03\x04 truncated zip")
+    config = Path(__file__).parents[2] / "lightning_modules" / "configs" / "lfc_abc_mnist.yaml"
+    with pytest.raises(finn_flow.InvalidModelError, match=r"best\.ckpt' is not a Lightning checkpoint"):
+        finn_flow.build(ckpt, tmp_path / "out", config=str(config))
+    _nothing_built(tmp_path / "out")
+
+
+def test_checkpoint_of_another_architecture(tmp_path):
+    import torch
+    from torch import nn
+
+    other = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    ckpt = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in other.state_dict().items()}}, ckpt)
+    config = Path(__file__).parents[2] / "lightning_modules" / "configs" / "lfc_abc_mnist.yaml"
+    with pytest.raises(finn_flow.InvalidModelError, match=r"other\.ckpt' does not fit the model of config="):
+        finn_flow.build(ckpt, tmp_path / "out", config=str(config))
+    _nothing_built(tmp_path / "out")
+
+
+@pytest.mark.parametrize("case", ["truncated", "bad_npy"])
+def test_abc_build_reports_bad_input_with_status_1(tmp_path, capsys, case):
+    from finn_flow.cli import main
+
+    path = _good_graph(tmp_path)
+    args = [str(path), str(tmp_path / "out")]
+    if case == "truncated":
+        path.write_bytes(path.read_bytes()[:40])
+        match = "is not a valid ONNX/QONNX file"
+    else:
+        (tmp_path / "images.npy").write_text("not numpy")
+        args += ["--verify-npy", str(tmp_path / "images.npy")]
+        match = r"--verify-npy='.*images\.npy' is not a readable \.npy file"
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("abc-build: error: ") and re.search(match, err), err
+    _nothing_built(tmp_path / "out")
