@@ -7,7 +7,12 @@
 The model is always ``ClassificationModule``; its ``model`` (any ``nn.Module``, e.g.
 ``lightning_modules.models.build_model``), the datamodule, optimiser, LR schedule and callbacks come
 from the YAML as ``class_path`` / ``init_args``. ``abc-train --help`` lists every option.
+
+Exit status (``main``, the console script and ``python -m lightning_modules.cli``): 0 when the subcommand ran to
+its end, 1 when it raised or the trainer stopped early (interrupted), 2 on bad command-line usage.
 """
+import sys
+
 import pytorch_lightning as pl
 from pytorch_lightning.cli import LightningCLI
 

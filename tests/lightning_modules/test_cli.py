@@ -155,6 +155,16 @@ def test_fit_then_validate_test_predict_from_checkpoint(in_tmp):
     assert predicted.trainer.predict_loop.predictions[0].shape == (64, 10)
 
 
+@pytest.mark.slow
+def test_python_m_entry_point_exits_0_after_a_run(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "lightning_modules.cli", "fit", "--config",
+                             str(CONFIGS / "lenet5_mnist_stage1_float.yaml"), "--trainer.fast_dev_run=true",
+                             *_data_args("lenet5_mnist_stage1_float", tmp_path)],
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def test_python_m_entry_point_prints_help():
     result = subprocess.run([sys.executable, "-m", "lightning_modules.cli", "fit", "--help"], capture_output=True,
                             text=True, timeout=120)
