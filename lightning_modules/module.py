@@ -37,13 +37,19 @@ class ClassificationModule(pl.LightningModule):
         distill_temperature: softmax temperature of the distillation loss, > 0.
         init_from: checkpoint of the previous stage of the staged recipe; its weights initialise
             ``model`` (the quantiser state a new stage adds starts fresh).
+        progress_lines: print plain progress lines on stdout every this many training steps when stdout is not
+            a terminal (a log file; ``lightning_modules.callbacks.ProgressLines``); 0 turns them off.
+
+    Fitting puts the whole network in train mode (BatchNorm batch statistics, Dropout) whatever mode it was
+    handed in, and says so when it was in eval mode; the teacher always stays in eval mode.
     """
 
     def __init__(self, model: nn.Module, num_classes: int = 10, optimizer: OptimizerCallable = default_optimizer,
                  lr_scheduler: LRSchedulerCallable | None = None,
                  scheduler_interval: Literal["epoch", "step"] = "epoch", label_smoothing: float = 0.0,
                  teacher: nn.Module | None = None, teacher_checkpoint: str | None = None,
-                 distill_weight: float = 0.5, distill_temperature: float = 4.0, init_from: str | None = None):
+                 distill_weight: float = 0.5, distill_temperature: float = 4.0, init_from: str | None = None,
+                 progress_lines: int = 50):
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes={num_classes!r} must be an int >= 2")
@@ -55,6 +61,8 @@ class ClassificationModule(pl.LightningModule):
             raise ValueError(f"distill_weight={distill_weight!r} must be in [0, 1]")
         if distill_temperature <= 0:
             raise ValueError(f"distill_temperature={distill_temperature!r} must be > 0")
+        if not isinstance(progress_lines, int) or isinstance(progress_lines, bool) or progress_lines < 0:
+            raise ValueError(f"progress_lines={progress_lines!r} must be an int >= 0 (0: no progress lines)")
         if teacher_checkpoint is not None and teacher is None:
             raise ValueError("teacher_checkpoint is given but teacher is None: give the teacher's architecture too")
         self.save_hyperparameters(ignore=["model", "teacher", "optimizer", "lr_scheduler"])
@@ -66,6 +74,7 @@ class ClassificationModule(pl.LightningModule):
         self.distill_weight = distill_weight
         self.distill_temperature = distill_temperature
         self.teacher = teacher
+        self.progress_lines = progress_lines
         if teacher is not None:
             if teacher_checkpoint is not None:
                 teacher.load_state_dict(model_state_from_checkpoint(teacher_checkpoint))
@@ -84,9 +93,26 @@ class ClassificationModule(pl.LightningModule):
             self.teacher.eval()  # BatchNorm/Dropout of the frozen teacher never switch to training
         return self
 
+    def configure_callbacks(self):
+        """``ProgressLines`` (unless the trainer has one already or ``progress_lines=0``)."""
+        from lightning_modules.callbacks.progress_lines import ProgressLines
+
+        has_one = self._trainer is not None and any(isinstance(c, ProgressLines) for c in self.trainer.callbacks)
+        return [] if has_one or not self.progress_lines else [ProgressLines(every_n_steps=self.progress_lines)]
+
     def on_fit_start(self) -> None:
-        """Warn (as larq does) when binary layers train without latent weight clipping."""
+        """Put the network in train mode (the teacher stays in eval); warn (as larq does) when binary layers train
+        without latent weight clipping."""
+        from pytorch_lightning.utilities import rank_zero_info
+
         from lightning_modules.callbacks.weight_clipping import LatentWeightClipping, is_binary_layer
+
+        in_eval = sorted(name or "<model>" for name, m in self.model.named_modules() if not m.training)
+        if in_eval:
+            rank_zero_info(f"ClassificationModule: {len(in_eval)} module(s) of the network were in eval mode "
+                           f"({', '.join(in_eval[:3])}{', ...' if len(in_eval) > 3 else ''}); fitting trains them "
+                           "(BatchNorm batch statistics, Dropout)")
+        self.train()
 
         binary = any(is_binary_layer(m) for m in self.model.modules())
         clipped = any(isinstance(c, LatentWeightClipping) for c in self.trainer.callbacks)

@@ -84,7 +84,34 @@ def test_staged_recipe_float_to_abc_weights_to_abc_activations(tmp_path):
     ({"scheduler_interval": "batch"}, "scheduler_interval='batch'"),
     ({"distill_weight": 2.0}, "distill_weight=2.0"),
     ({"teacher_checkpoint": "x.ckpt"}, "teacher is None"),
+    ({"progress_lines": -1}, "progress_lines=-1"),
 ])
 def test_argument_errors_name_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ClassificationModule(mlp(), **kwargs)
+
+
+def test_a_model_handed_over_in_eval_mode_trains_its_batchnorm_and_the_teacher_stays_in_eval():
+    pl.seed_everything(0)
+    train, _ = digits_loaders()
+    model, teacher = mlp().eval(), mlp().eval()
+    modes = []
+    model[2].register_forward_hook(lambda m, args, out: modes.append(m.training))
+    before, teacher_before = model[2].running_mean.clone(), teacher[2].running_mean.clone()
+    module = ClassificationModule(model, optimizer=adam, teacher=teacher, progress_lines=0)
+    quiet_trainer(max_epochs=1, limit_train_batches=3).fit(module, train)
+    assert modes == [True] * 3
+    assert not torch.equal(model[2].running_mean, before)  # batch statistics were used and tracked
+    assert torch.equal(teacher[2].running_mean, teacher_before) and not teacher.training
+
+
+def test_progress_lines_on_stdout_when_it_is_not_a_terminal(capsys):
+    train, val = digits_loaders()
+    quiet_trainer(max_epochs=1, limit_train_batches=4).fit(
+        ClassificationModule(mlp(), optimizer=adam, progress_lines=2), train, val)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[train]")]
+    assert [line.split(" loss")[0] for line in lines[:2]] == ["[train] epoch 0 step 2/4", "[train] epoch 0 step 4/4"]
+    assert "images/s" in lines[0] and "validation: val_acc1" in lines[2]
+    quiet_trainer(max_epochs=1, limit_train_batches=4).fit(
+        ClassificationModule(mlp(), optimizer=adam, progress_lines=0), train)
+    assert "[train]" not in capsys.readouterr().out
