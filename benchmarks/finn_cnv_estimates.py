@@ -64,13 +64,14 @@ def stock_cnv(name: str) -> torch.nn.Module:
 
 
 COEFFICIENTS = ("untrained ABC weights; branch coefficients injected as random integers 1..3 times one scale "
-                "(tests/finn_flow/abc_models.py export_with_integer_coefficients, seed 0)")
+                "(benchmarks/qonnx_coefficients.py export_with_integer_coefficients, seed 0)")
 
 
 def abc_cnv_qonnx(m: int, n: int, path: Path, example: np.ndarray) -> Path:
     from brevitas_abc import ABCConfig, swap
     from brevitas_abc.models.registry import create_model
-    from tests.finn_flow.abc_models import export_with_integer_coefficients
+
+    from benchmarks.qonnx_coefficients import export_with_integer_coefficients
 
     from lightning_modules.models.builder import drop_activations_before_binary_inputs
 

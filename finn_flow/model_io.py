@@ -1,4 +1,7 @@
-"""Turn the user's model argument into a QONNX file, and images into the graph's input layout."""
+"""Turn the user's model argument into a QONNX file, and images into the graph's input layout.
+
+A checkpoint argument goes through ``finn_flow.checkpoint_hook.load_checkpoint`` (the training side's loader,
+resolved only then)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from finn_flow.checkpoint_hook import load_checkpoint  # noqa: F401 - the model argument may be a checkpoint
 from finn_flow.errors import InvalidModelError
 
 
@@ -15,49 +19,6 @@ def is_torch_module(obj) -> bool:
     except ImportError:  # pragma: no cover - torch is a dependency of the project
         return False
     return isinstance(obj, torch.nn.Module)
-
-
-#: the keys of an abc-train config that build the objects (a subcommand's saved config.yaml has more, such as
-#: ckpt_path and weights_only, which building the model alone does not take)
-CONFIG_KEYS = ("seed_everything", "trainer", "model", "data")
-
-
-def load_checkpoint(path: str | Path, config: str | Path):
-    """The trained network of an ``abc-train`` (Lightning) checkpoint, in eval mode.
-
-    The checkpoint holds weights, not the architecture (``ClassificationModule`` does not save its ``model``
-    argument), so the YAML it was trained with (the ``config.yaml`` that ``abc-train fit`` saves next to its logs,
-    or the config file given to it) rebuilds the module (``abc-train`` with no subcommand) and the checkpoint's
-    ``state_dict`` fills it, strictly.
-
-    Raises:
-        InvalidModelError: a missing file, or a checkpoint whose weights do not fit the config's model.
-    """
-    import torch
-    import yaml
-
-    from lightning_modules.cli import cli_main
-
-    path, config = Path(path), Path(config)
-    for name, file in (("model", path), ("config", config)):
-        if not file.is_file():
-            raise InvalidModelError(f"{name}={str(file)!r}: no such file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    except Exception as error:
-        raise InvalidModelError(f"model={str(path)!r} is not a Lightning checkpoint: {type(error).__name__}: {error}") from error
-    settings = yaml.safe_load(config.read_text()) or {}
-    settings = {key: value for key, value in settings.items() if key in CONFIG_KEYS}
-    try:
-        module = cli_main(settings, run=False).model
-    except SystemExit as error:  # jsonargparse reports a bad config by exiting
-        raise InvalidModelError(f"config={str(config)!r} is not an abc-train config (see the message above)") from error
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise InvalidModelError(f"model={str(path)!r} does not fit the model of config={str(config)!r}: "
-                                f"{str(error)[:500]}") from error
-    return module.model.eval()
 
 
 def load_qonnx(path: str | Path):
