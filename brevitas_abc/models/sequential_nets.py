@@ -2,7 +2,7 @@
 layers, and ``drop_activations_before_binary_inputs`` can see the data flow): FINN's LFC, LeNet-5 and CNV, as
 zoo entries ``lfc_seq``, ``lenet5_seq``, ``cnv_seq`` (aliases ``local_lfc``, ``local_lenet5``, ``local_cnv``,
 the names training configs and checkpoints used before the zoo had them). Layer order follows ABC-Net
-(DESIGN 1.2): max-pooling, then BatchNorm, then the activation, so that after a swap with binary activations
+(DESIGN 1): max-pooling, then BatchNorm, then the activation, so that after a swap with binary activations
 the ABC layer's own input quantiser is the activation. ``width`` scales every hidden size (for quick tests).
 
 They differ from the zoo's ``lfc``/``lenet5``/``cnv`` (``finn_nets``, ``mnist_nets``), which follow the

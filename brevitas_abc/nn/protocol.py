@@ -11,11 +11,11 @@ Members:
     decomposition: what one module approximates: ``"layer"`` (one float conv/linear), ``"block"`` (one
         residual block, Group-Net eq. 5) or ``"group"`` (a group of blocks, Group-Net eq. 6).
     to_export_form(): the same computation built from stock Brevitas layers and constant modules, with the
-        current (frozen) binary weights and coefficients (DESIGN 2: Brevitas's exporter only knows stock
+        current (frozen) binary weights and coefficients (DESIGN 5: Brevitas's exporter only knows stock
         semantics).
     summary_counts(): ``LayerCounts``: what the deployed layer stores (bits of binary weights, float scales).
     latent_weights(): the latent real-valued weights behind the layer's sign/binary weights, i.e. the tensors
-        that straight-through training updates and that weight clipping keeps in ``[-c, c]`` (DESIGN 1.1).
+        that straight-through training updates and that weight clipping keeps in ``[-c, c]`` (DESIGN 1).
         Fixed or float weights (LBC anchors, a float pointwise conv) are not among them.
     from_float(module, ...) (classmethod, where one float module maps to one layer): the layer initialised
         from the float weights; ``swap`` uses it.
