@@ -1,8 +1,9 @@
-"""Brevitas injector quantisers for ABC-Net (``weight_quant=`` / ``input_quant=`` of ``QuantConv2d``, ``QuantLinear``).
-
-See :mod:`brevitas_abc.quant.abc_quantizers` for the math and the options.
+"""Brevitas injector quantisers (``weight_quant=`` / ``input_quant=`` of ``QuantConv2d``, ``QuantLinear``) for ABC-Net
+(:mod:`brevitas_abc.quant.abc_quantizers`), Group-Net's binary and LBC's ternary weights
+(:mod:`brevitas_abc.quant.group_net_quantizers`).
 """
 from brevitas_abc.quant.abc_quantizers import ABCActPerTensorFloat, ABCWeightPerChannelFloat, ABCWeightPerTensorFloat
+from brevitas_abc.quant.group_net_quantizers import GroupNetBinaryWeightPerChannelFloat, LBCTernaryWeightPerTensorConst
 from brevitas_abc.quant.proxy import (
     ABCActQuantProxyFromInjector,
     ABCExportError,
@@ -11,4 +12,5 @@ from brevitas_abc.quant.proxy import (
 )
 
 __all__ = ["ABCActPerTensorFloat", "ABCActQuantProxyFromInjector", "ABCExportError", "ABCWeightPerChannelFloat",
-           "ABCWeightPerTensorFloat", "ABCWeightQuantProxyFromInjector", "UnknownQuantizerOptionError"]
+           "ABCWeightPerTensorFloat", "ABCWeightQuantProxyFromInjector", "GroupNetBinaryWeightPerChannelFloat",
+           "LBCTernaryWeightPerTensorConst", "UnknownQuantizerOptionError"]
