@@ -11,7 +11,8 @@ What a deployed layer stores (the training form keeps latent float weights; they
 - Group-Net layers: K binary branches (1 bit per weight), their scales and gates as float32.
 
 Every family layer reports itself through the layer protocol (``brevitas_abc.nn.protocol.BinaryLayer``'s
-``summary_counts() -> LayerCounts``); any other module may define ``summary_counts()`` too.
+``summary_counts() -> LayerCounts``); a Brevitas ``QuantConv2d``/``QuantLinear`` holding ABC quantisers
+(``brevitas_abc.quant``) counts as the ABC layer it equals; any other module may define ``summary_counts()`` too.
 
 The LBC parameter ratio (poster eq. (1), seed 000): a ``p -> q`` ``h x w`` conv learns ``p*h*w*q`` weights,
 the LBC layer ``m*q``: ratio ``p*h*w*q / (m*q) = p*h*w / m`` (see ``brevitas_abc.nn.lbc_layers``).
@@ -23,6 +24,7 @@ from torch import nn
 from brevitas_abc.nn.layer_counts import FLOAT_BYTES, LayerCounts, float_buffer_count, float_counts, layer_counts
 from brevitas_abc.nn.lbc_layers import LBConv2d  # noqa: F401 - the doctest below uses it
 from brevitas_abc.nn.protocol import is_binary_layer
+from brevitas_abc.quant.to_abc_layer import holds_abc_quantizer, to_abc_layer
 
 __all__ = ["FLOAT_BYTES", "LayerCounts", "LayerSummary", "ModelSummary", "layer_counts", "summary"]
 
@@ -70,8 +72,15 @@ class ModelSummary:
 
 
 def _reports_itself(module: nn.Module) -> bool:
-    """A family layer (``BinaryLayer``), or any module with its own ``summary_counts()``."""
-    return is_binary_layer(module) or callable(getattr(module, "summary_counts", None))
+    """A family layer (``BinaryLayer``), a Brevitas layer holding ABC quantisers, or any module with its own
+    ``summary_counts()``."""
+    return is_binary_layer(module) or holds_abc_quantizer(module) or callable(getattr(module, "summary_counts", None))
+
+
+def _counts(module: nn.Module) -> LayerCounts:
+    """``layer_counts``; a Brevitas ``QuantConv2d``/``QuantLinear`` with ABC quantisers counts as the ``ABCConv2d`` /
+    ``ABCLinear`` it equals (``brevitas_abc.quant.to_abc_layer``)."""
+    return to_abc_layer(module).summary_counts() if holds_abc_quantizer(module) else layer_counts(module)
 
 
 def _has_own_tensors(module: nn.Module) -> bool:
@@ -94,7 +103,7 @@ def summary(model: nn.Module) -> ModelSummary:
 
     def visit(prefix: str, module: nn.Module) -> None:
         if _reports_itself(module):
-            add(prefix, module, layer_counts(module))
+            add(prefix, module, _counts(module))
             return
         children = list(module.named_children())
         if _has_own_tensors(module):  # a float layer (leaf), or a container's own tensors only

@@ -87,3 +87,17 @@ def test_group_wise_decomposition_counts_k_binary_copies_of_one_float_block():
         assert row.counts.binary_bits == 3 * blocks * 2 * 8 * 8 * 9    # K copies x 2 convs, 1 bit per weight
     group = GroupNetGroup([block, BasicBlock(8, 8)], num_bases=3)
     assert summary(group).total.learned == sum(p.numel() for p in group.parameters())
+
+
+def test_brevitas_layer_with_abc_quantizers_counts_as_the_abc_layer_it_equals():
+    from brevitas.nn import QuantConv2d
+
+    from brevitas_abc.quant import ABCActPerTensorFloat, ABCWeightPerChannelFloat
+
+    layer = QuantConv2d(8, 16, 3, weight_quant=ABCWeightPerChannelFloat, weight_num_bases=3,
+                        input_quant=ABCActPerTensorFloat, input_num_bases=2)
+    (row,) = summary(nn.Sequential(layer)).rows
+    assert row.kind == "QuantConv2d"
+    assert row.counts.binary_bits == 3 * layer.weight.numel()          # 3 one-bit bases, not float32 weights
+    assert row.counts.float_values == 3 * 16 + 16 + 2 * 2              # alpha per base and channel, bias, shifts, betas
+    assert row.counts.conv_equivalent == layer.weight.numel() + 16
