@@ -73,6 +73,35 @@ def _export_example(verify_inputs, example_input, input_scale) -> np.ndarray:
     return np.asarray(example_input, dtype=np.float32)
 
 
+def _resolve_preprocessing(model_or_path, preprocessing, input_scale):
+    """``(preprocessing or None, input_scale)``: the recorded/given preprocessing wins over ``input_scale="auto"``
+    (the graph then reads raw pixels, ``input_scale`` 1); an explicit different ``input_scale`` is an error."""
+    from finn_flow.preprocessing import check_preprocessing, checkpoint_preprocessing, is_plain_scaling
+
+    recorded = None
+    if isinstance(model_or_path, (str, Path)) and Path(model_or_path).suffix == ".ckpt":
+        recorded = checkpoint_preprocessing(model_or_path)
+    if preprocessing is not None:
+        preprocessing = check_preprocessing(preprocessing)
+        if recorded is not None and recorded != preprocessing:
+            raise ValueError(f"preprocessing={preprocessing} differs from the preprocessing recorded in "
+                             f"{model_or_path} at training ({recorded}); leave preprocessing unset to use the recorded one")
+    else:
+        preprocessing = recorded
+    if isinstance(input_scale, str) and input_scale != "auto":
+        raise ValueError(f"input_scale={input_scale!r} is not allowed: expected a positive number, None or \"auto\"")
+    if preprocessing is None:
+        return None, (1 / 255 if input_scale == "auto" else input_scale)
+    if input_scale != "auto":
+        if input_scale is not None and is_plain_scaling(preprocessing, input_scale):
+            return None, input_scale
+        source = f"recorded in {model_or_path}" if recorded is not None else "given"
+        raise ValueError(f"input_scale={input_scale!r} conflicts with the preprocessing {source} "
+                         f"({preprocessing}: the model sees (pixels * pixel_scale - mean) / std): leave input_scale "
+                         "unset, the build applies that preprocessing to the raw pixels itself")
+    return preprocessing, 1.0
+
+
 def _tracked(step, log: list, failure: list, logfile: Path):
     """Wrap a step so its name is logged and a failure is kept with the step's name."""
 
@@ -105,7 +134,7 @@ def build(
     verify_inputs: np.ndarray | None = None,
     *,
     example_input: np.ndarray | None = None,
-    input_scale: float | None = 1 / 255,
+    input_scale: float | str | None = "auto",
     input_datatype: str = "UINT8",
     allow_float_in_dataflow: bool = False,
     folding_config_file: str | None = None,
@@ -114,6 +143,7 @@ def build(
     config: str | None = None,
     fit_limits: dict | None = None,
     fit_capacity: dict | None = None,
+    preprocessing: dict | None = None,
 ) -> BuildResult:
     """Build a quantised network into a FINN dataflow accelerator, verifying every stage.
 
@@ -140,8 +170,10 @@ def build(
             (NCHW; a missing channel axis of 1 is added). Every stage is executed on them and
             compared with PyTorch (module input) or with the QONNX graph (file input).
         example_input: one input ``[1, ...]`` for export, when no ``verify_inputs`` are given.
-        input_scale: the model sees ``pixels * input_scale`` (default 1/255: ToTensor-style models);
-            None keeps the graph input as exported.
+        input_scale: the model sees ``pixels * input_scale``; None keeps the graph input as exported; ``"auto"``
+            (default): the preprocessing recorded with the model (a checkpoint of ``abc-train``), or given as
+            ``preprocessing``, else 1/255 (ToTensor-style models). An explicit value that differs from the recorded
+            preprocessing is an error.
         input_datatype: FINN DataType of the raw pixels (default ``"UINT8"``).
         allow_float_in_dataflow: build even if FLOAT32 tensors remain in the dataflow partition
             (they are listed in the result); by default that is an error.
@@ -154,6 +186,10 @@ def build(
         fit_limits: with ``target_fps="max"``: usable fraction per resource, e.g. ``{"LUT": 0.7, "BRAM_18K": 0.8}``
             (default FINN's: 70 % LUT, 80 % BRAM_18K/URAM/DSP).
         fit_capacity: with ``target_fps="max"``: resource counts replacing the board's (e.g. a synthetic budget).
+        preprocessing: ``{"pixel_scale": s, "mean": [...], "std": [...]}``: the torch model sees
+            ``(pixels * s - mean[c]) / std[c]`` (:mod:`finn_flow.preprocessing`); a checkpoint brings its own (the
+            datamodule's, recorded at training). The flow puts it in front of the model, so the accelerator reads
+            raw ``input_datatype`` pixels and verification runs from the raw pixels.
 
     Returns:
         A :class:`BuildResult`.
@@ -184,6 +220,7 @@ def build(
         from finn_flow.fit import board_budget
 
         board_budget(board_info.name, fit_limits, fit_capacity)  # validates both, before anything is built
+    preprocessing, input_scale = _resolve_preprocessing(model_or_path, preprocessing, input_scale)
     if verify_inputs is not None:
         verify_inputs = check_verify_inputs(verify_inputs, input_scale, input_datatype)
     out = check_output_dir(output_dir)
@@ -193,11 +230,21 @@ def build(
                              "YAML it was trained with> (the checkpoint holds weights, not the architecture)")
         model_or_path = load_checkpoint(model_or_path, config)
     torch_module = is_torch_module(model_or_path)
+    if preprocessing is not None and not torch_module:
+        raise ValueError(f"preprocessing={preprocessing!r} needs a torch model or an abc-train checkpoint; a QONNX "
+                         "file is built as exported (put the normalisation in the model before exporting it)")
     if torch_module:
         check_torch_model(model_or_path)  # before anything is written
         if verify_inputs is None and example_input is None:
             raise ValueError("a torch model needs verify_inputs or example_input to be exported")
         example = _export_example(verify_inputs, example_input, input_scale)
+        if preprocessing is not None:
+            from finn_flow.preprocessing import with_preprocessing
+
+            if example.ndim != 4:
+                raise ValueError(f"preprocessing needs image inputs [N, C, H, W]; the model's input has shape "
+                                 f"{tuple(example.shape)}")
+            model_or_path = with_preprocessing(model_or_path, preprocessing, channels=example.shape[1])
         check_torch_input(model_or_path, example, "verify_inputs" if verify_inputs is not None else "example_input")
     else:
         model = load_qonnx(model_or_path)

@@ -37,8 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--abc-mapping", choices=("bitwise", "fused"), default="bitwise")
     p.add_argument("--verify-npy", default=None,
                    help=".npy of raw images [N, ...] (e.g. uint8 pixels, NCHW) to verify every stage on")
-    p.add_argument("--input-scale", type=float, default=1 / 255,
-                   help="the model sees pixels * input_scale (default 1/255); 0 keeps the graph input")
+    p.add_argument("--input-scale", type=float, default=None,
+                   help="the model sees pixels * input_scale (default: the preprocessing recorded in a checkpoint, "
+                        "else 1/255); 0 keeps the graph input")
     p.add_argument("--input-datatype", default="UINT8")
     p.add_argument("--allow-float", action="store_true", help="build even with FLOAT32 inside the accelerator")
     p.add_argument("--no-codegen", action="store_true", help="stop after the estimate reports")
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         result = build(
             args.model, args.output_dir, board=args.board, clock_ns=args.clock_ns,
             target_fps="max" if args.fit else args.target_fps, fit_limits=limits or None, abc_mapping=args.abc_mapping, verify_inputs=verify,
-            input_scale=args.input_scale or None, input_datatype=args.input_datatype,
+            input_scale="auto" if args.input_scale is None else (args.input_scale or None),
+            input_datatype=args.input_datatype,
             allow_float_in_dataflow=args.allow_float, codegen=not args.no_codegen, config=args.config)
     except (FinnFlowError, ValueError) as error:
         print(f"abc-build: error: {error}", file=sys.stderr)

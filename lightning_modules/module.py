@@ -163,8 +163,14 @@ class ClassificationModule(pl.LightningModule):
         return self(x).softmax(dim=-1)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Store the global RNG states, so a resumed run draws the same dropout masks as an uninterrupted one."""
+        """Store the global RNG states, so a resumed run draws the same dropout masks as an uninterrupted one, and
+        the preprocessing of the datamodule (``checkpoint["preprocessing"]``: pixel_scale, mean, std), which
+        ``finn_flow.build`` applies to raw pixels."""
         checkpoint["rng_states"] = get_rng_states()
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        preprocessing = getattr(datamodule, "preprocessing", None)
+        if isinstance(preprocessing, dict):
+            checkpoint["preprocessing"] = preprocessing
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "rng_states" in checkpoint:

@@ -54,6 +54,12 @@ class ArrayDataModule(pl.LightningDataModule):
             back at a random offset (MNIST/Fashion-MNIST have none by default, CIFAR-10 uses 4); None keeps
             the dataset's default.
         download: let ``prepare_data`` download the dataset when no offline source has it.
+        mean, std: per-channel normalisation ``(pixels * pixel_scale - mean) / std`` (one number or one per channel);
+            None: the dataset's (e.g. CIFAR-10's ``(0.4914, 0.4822, 0.4465)`` / ``(0.2470, 0.2435, 0.2616)``).
+        pixel_scale: the factor raw pixels are scaled by before the normalisation (default 1/255).
+
+    The preprocessing is part of the model: :attr:`preprocessing` records it, ``ClassificationModule`` stores it in
+    every checkpoint and ``finn_flow.build`` applies it to raw pixels itself.
     """
 
     name = "dataset"
@@ -64,7 +70,9 @@ class ArrayDataModule(pl.LightningDataModule):
 
     def __init__(self, root: str | None = None, batch_size: int = 128, num_workers: int = 0,
                  val_size: int | float = 5000, train_subset: int | None = None, test_subset: int | None = None,
-                 seed: int = 0, augment: bool = True, download: bool = False, crop_padding: int | None = None):
+                 seed: int = 0, augment: bool = True, download: bool = False, crop_padding: int | None = None,
+                 mean: float | Sequence[float] | None = None, std: float | Sequence[float] | None = None,
+                 pixel_scale: float = 1 / 255):
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r} must be a positive int")
@@ -84,6 +92,12 @@ class ArrayDataModule(pl.LightningDataModule):
         self.augment = augment
         self.download = download
         self.crop_padding = crop_padding
+        if mean is not None:
+            self.mean = tuple(float(v) for v in np.atleast_1d(mean))
+        if std is not None:
+            self.std = tuple(float(v) for v in np.atleast_1d(std))
+        self.pixel_scale = pixel_scale
+        ImageTransform(self.mean, self.std, pixel_scale=pixel_scale)  # validates them now, not at setup
         self.train_set = self.val_set = self.test_set = None
 
     # --- what subclasses provide -------------------------------------------------------------------
@@ -100,6 +114,12 @@ class ArrayDataModule(pl.LightningDataModule):
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def preprocessing(self) -> dict:
+        """What the model sees of raw pixels ``p``: ``(p * pixel_scale - mean[c]) / std[c]`` per channel ``c``."""
+        return {"pixel_scale": float(self.pixel_scale), "mean": [float(v) for v in self.mean],
+                "std": [float(v) for v in self.std]}
 
     # --- Lightning hooks ---------------------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -119,7 +139,7 @@ class ArrayDataModule(pl.LightningDataModule):
         extra = dict(self.augmentation) if (train and self.augment) else {}
         if train and self.augment and self.crop_padding is not None:
             extra["crop_padding"] = self.crop_padding
-        return ImageTransform(self.mean, self.std, **extra)
+        return ImageTransform(self.mean, self.std, pixel_scale=self.pixel_scale, **extra)
 
     def setup(self, stage: str | None = None) -> None:
         if stage not in STAGES:

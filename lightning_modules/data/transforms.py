@@ -15,11 +15,12 @@ def _per_channel(values: float | Sequence[float], name: str) -> np.ndarray:
 
 
 class ImageTransform:
-    """``uint8 [H, W]`` or ``[H, W, C]`` -> ``float32 [C, H, W]`` = ``(x / 255 - mean) / std``.
+    """``uint8 [H, W]`` or ``[H, W, C]`` -> ``float32 [C, H, W]`` = ``(x * pixel_scale - mean) / std``.
 
     Args:
-        mean: per-channel mean of the ``[0, 1]`` pixel values (one number for all channels, or a list).
+        mean: per-channel mean of the scaled pixel values (one number for all channels, or a list).
         std: per-channel standard deviation, all > 0.
+        pixel_scale: the factor raw pixels are scaled by first (default 1/255: values in [0, 1]).
         crop_padding: with a generator, pad by this many black (0) pixels and crop back at a random offset,
             before normalising, i.e. a random shift of up to ``crop_padding`` pixels (the CIFAR recipe uses 4,
             MNIST shift augmentation 2); 0 disables it.
@@ -27,7 +28,12 @@ class ImageTransform:
     """
 
     def __init__(self, mean: float | Sequence[float] = 0.0, std: float | Sequence[float] = 1.0,
-                 crop_padding: int = 0, hflip: bool = False):
+                 crop_padding: int = 0, hflip: bool = False, pixel_scale: float = 1 / 255):
+        if not (isinstance(pixel_scale, (int, float)) and not isinstance(pixel_scale, bool) and pixel_scale > 0):
+            raise ValueError(f"pixel_scale={pixel_scale!r} must be a positive number")
+        self.pixel_scale = float(pixel_scale)
+        inverse = 1.0 / self.pixel_scale  # 1/255 divides by 255 (bit for bit what this transform always computed)
+        self._divisor = float(round(inverse)) if abs(inverse - round(inverse)) < 1e-9 * inverse else None
         self.mean = _per_channel(mean, "mean")
         self.std = _per_channel(std, "std")
         if (self.std <= 0).any():
@@ -46,7 +52,8 @@ class ImageTransform:
         image = np.asarray(image)
         if image.ndim == 2:
             image = image[:, :, None]
-        x = image.astype(np.float32) / 255.0
+        x = image.astype(np.float32)
+        x = x / np.float32(self._divisor) if self._divisor is not None else x * np.float32(self.pixel_scale)
         if rng is not None and self.crop_padding:
             p = self.crop_padding
             h, w = x.shape[:2]
@@ -60,5 +67,5 @@ class ImageTransform:
         return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
     def __repr__(self) -> str:
-        return (f"ImageTransform(mean={self.mean.tolist()}, std={self.std.tolist()}, "
+        return (f"ImageTransform(pixel_scale={self.pixel_scale:g}, mean={self.mean.tolist()}, std={self.std.tolist()}, "
                 f"crop_padding={self.crop_padding}, hflip={self.hflip})")

@@ -52,3 +52,34 @@ def test_a_checkpoint_needs_its_config(trained_run, tmp_path):
         finn_flow.build(ckpt, tmp_path / "out")
     with pytest.raises(finn_flow.InvalidModelError, match="does not fit the model of config="):
         finn_flow.build(ckpt, tmp_path / "out", config=str(CONFIG), example_input=np.zeros((1, 1, 28, 28)))
+
+
+def test_the_build_applies_the_preprocessing_recorded_at_training(trained_run, tmp_path):
+    """abc-train records the datamodule's mean/std in the checkpoint; the build reads raw uint8 pixels, puts
+    ``p * (1/255) / std - mean / std`` in front of the network, and every stage is exact from the raw pixels."""
+    import torch
+
+    from finn_flow.preprocessing import with_preprocessing
+    from lightning_modules.checkpoint import load_checkpoint
+
+    ckpt, config = trained_run
+    recorded = torch.load(ckpt, map_location="cpu", weights_only=False)["preprocessing"]
+    assert recorded == {"pixel_scale": 1 / 255, "mean": [0.1307], "std": [0.3081]}  # MNISTDataModule's
+    images = load_mnist("test")[0][:30, None]
+    result = finn_flow.build(ckpt, tmp_path / "build", config=str(config), verify_inputs=images, target_fps=1000,
+                             abc_mapping="fused", codegen=False, summary=False)
+    assert [row["stage"] for row in result.verification] == ["qonnx", "streamlined", "hw_layers", "folded"]
+    for row in result.verification:
+        assert row["argmax_agreement"] == 1.0 and row["max_abs_diff"] == 0.0, row
+    expected = np.load(tmp_path / "build" / "input" / "verify_expected.npy")
+    model = load_checkpoint(ckpt, config)
+    pixels = torch.from_numpy(images.astype(np.float32))
+    with torch.no_grad():
+        normalised = with_preprocessing(model, recorded, channels=1)(pixels).numpy()
+        assert np.array_equal(expected, normalised.reshape(len(images), -1))
+        assert (model(pixels / 255).argmax(1).numpy() != expected.argmax(1)).any()  # /255 alone is another input
+    with pytest.raises(ValueError, match=r"input_scale=0.0039.* conflicts with the preprocessing recorded in"):
+        finn_flow.build(ckpt, tmp_path / "other", config=str(config), verify_inputs=images, input_scale=1 / 255)
+    with pytest.raises(ValueError, match=r"differs from the preprocessing recorded in"):
+        finn_flow.build(ckpt, tmp_path / "other", config=str(config), verify_inputs=images,
+                        preprocessing={"pixel_scale": 1 / 255, "mean": [0.5], "std": [0.5]})

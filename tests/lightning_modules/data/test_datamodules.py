@@ -202,3 +202,17 @@ def test_mnist_shift_augmentation_is_opt_in(tmp_path):
     assert shifted.test_set.transform.crop_padding == 0  # evaluation images are never shifted
     with pytest.raises(ValueError, match="crop_padding=-1"):
         MNISTDataModule(crop_padding=-1)
+
+
+def test_mean_std_and_pixel_scale_are_constructor_arguments_and_recorded():
+    from lightning_modules.data import CIFAR10DataModule, MNISTDataModule
+
+    assert MNISTDataModule().preprocessing == {"pixel_scale": 1 / 255, "mean": [0.1307], "std": [0.3081]}
+    data = CIFAR10DataModule(mean=(0.5, 0.5, 0.5), std=0.25, pixel_scale=1 / 256)
+    assert data.preprocessing == {"pixel_scale": 1 / 256, "mean": [0.5, 0.5, 0.5], "std": [0.25]}
+    pixels = np.full((2, 2, 3), 128, np.uint8)
+    assert torch.equal(data._transform(False)(pixels), torch.zeros(3, 2, 2))  # (128/256 - 0.5) / 0.25
+    with pytest.raises(ValueError, match=r"std=\(0.0,\) must be > 0"):
+        MNISTDataModule(std=0.0)
+    with pytest.raises(ValueError, match="pixel_scale=-1"):
+        MNISTDataModule(pixel_scale=-1)
