@@ -13,6 +13,7 @@ from brevitas.export import export_qonnx as brevitas_export_qonnx
 from torch import nn
 
 from brevitas_abc.export.convert import convert
+from brevitas_abc.export.layer_check import TIE_ATOL, check_layer_by_layer, run_with_binarizer_taps
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
 QONNX_OPS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold")
@@ -36,6 +37,8 @@ class ExportReport:
     argmax_agreement: float | None
     op_types: tuple[str, ...]
     near_tie_inputs: int = 0
+    tie_decisions: int = 0
+    binarizers_checked: int = 0
 
     @property
     def op_counts(self) -> dict[str, int]:
@@ -49,41 +52,18 @@ class ExportReport:
 
     def __str__(self) -> str:
         agreement = "n/a" if self.argmax_agreement is None else f"{100 * self.argmax_agreement:.1f} %"
-        ties = (f", {self.near_tie_inputs} input(s) differing only through float near-ties at binarizers"
-                if self.near_tie_inputs else "")
+        ties = (f", {self.tie_decisions} binarizer decision(s) at float near-ties (layer by layer) changing "
+                f"{self.near_tie_inputs} input(s)" if self.tie_decisions else "")
+        if self.binarizers_checked:
+            ties = f", {self.binarizers_checked} binarizers checked layer by layer{ties}"
         return (f"QONNX export {self.path}: {self.num_inputs} input(s), max |QONNX - PyTorch| = "
                 f"{self.max_abs_diff:.3g}, argmax agreement {agreement}, {self.ops_summary()}{ties}")
 
     def __repr__(self) -> str:  # the dataclass repr would list every node of the graph (hundreds)
         return (f"ExportReport(path={str(self.path)!r}, num_inputs={self.num_inputs}, "
                 f"max_abs_diff={self.max_abs_diff:.3g}, argmax_agreement={self.argmax_agreement}, "
-                f"ops={self.ops_summary()!r}, near_tie_inputs={self.near_tie_inputs})")
-
-
-#: a binarizer input this close to its threshold (0) may flip between PyTorch and ONNX float32 arithmetic
-NEAR_TIE = 1e-5
-
-
-def near_tie_inputs(model_wrapper, inputs: np.ndarray, tolerance: float = NEAR_TIE) -> np.ndarray:
-    """Per input (first axis), whether any ``BipolarQuant`` input lies within ``tolerance`` of 0 (exact zeros, as a
-    ReLU or zero padding gives them, are exact on both sides and do not count).
-
-    A sign can only differ between two float32 executions (PyTorch's and ONNX's convolutions sum in different
-    orders) where the value is within their rounding difference of the threshold: an input whose outputs differ
-    but has no such value differs for another reason.
-    """
-    from qonnx.core.onnx_exec import execute_onnx
-
-    context = execute_onnx(model_wrapper, {model_wrapper.graph.input[0].name: inputs},
-                           return_full_exec_context=True)
-    ties = np.zeros(len(inputs), dtype=bool)
-    for node in model_wrapper.graph.node:
-        if node.op_type == "BipolarQuant" and model_wrapper.get_initializer(node.input[0]) is None:
-            values = np.abs(np.asarray(context[node.input[0]]))
-            if values.ndim and values.shape[0] == len(inputs):
-                values = values.reshape(len(inputs), -1)
-                ties |= ((values < tolerance) & (values > 0)).any(axis=1)
-    return ties
+                f"ops={self.ops_summary()!r}, near_tie_inputs={self.near_tie_inputs}, "
+                f"tie_decisions={self.tie_decisions}, binarizers_checked={self.binarizers_checked})")
 
 
 def check_standard_ops(model_wrapper) -> tuple[str, ...]:
@@ -136,11 +116,13 @@ def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: floa
         An ``ExportReport``.
 
     Raises:
-        QONNXMismatchError: the executed graph differs from PyTorch eval by more than ``atol`` or picks a
-            different argmax (the message gives both numbers). Accepted instead, with a warning and counted in
-            ``ExportReport.near_tie_inputs``: differences on at most a quarter of 4 or more inputs, each of which has
-            a binarizer input within ``NEAR_TIE`` of its threshold (float32 summation order decides those signs;
-            :func:`near_tie_inputs`).
+        QONNXMismatchError: the graph does not compute what PyTorch computes. Checked layer by layer
+            (:mod:`brevitas_abc.export.layer_check`): each activation binarizer of the graph against PyTorch's on
+            PyTorch's input to it (its input within float tolerance, its signs equal except at near-ties, later
+            layers fed PyTorch's signs), then the output within ``atol`` with the same argmax. Tie decisions are
+            counted in the report (``tie_decisions``; ``near_tie_inputs``: inputs whose plain graph output they
+            change), with a warning. A graph whose binarizers do not map one to one onto the model's (binarizers
+            this check does not know) must match PyTorch's output within ``atol`` with the same argmax, no ties.
         NonStandardOpError: the graph contains a non-ONNX/QONNX op.
     """
     from qonnx.core.modelwrapper import ModelWrapper
@@ -151,8 +133,7 @@ def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: floa
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            reference = model(example_input).detach().cpu().numpy()
+        reference, taps = run_with_binarizer_taps(model, example_input)
         export_model = convert(model)
         with _quiet_exporter() if quiet else contextlib.nullcontext():
             brevitas_export_qonnx(export_model, args=example_input, export_path=str(path))
@@ -161,27 +142,32 @@ def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: floa
     wrapper = cleanup_model(ModelWrapper(str(path)))
     wrapper.save(str(path))
     op_types = check_standard_ops(wrapper)
-    produced = execute_qonnx(wrapper, example_input.detach().cpu().numpy())
+    inputs = example_input.detach().cpu().numpy()
+    check = check_layer_by_layer(wrapper, inputs, taps, reference, atol)
+    # with no tie decision the layer-by-layer run is the plain execution of the graph
+    produced = execute_qonnx(wrapper, inputs) if check is None or check.tie_decisions else check.output
     max_abs_diff = float(np.abs(produced - reference).max())
     agreement = None
-    if reference.ndim == 2 and reference.shape[1] > 1:
+    classes = reference.ndim == 2 and reference.shape[1] > 1
+    if classes:
         agreement = float((produced.argmax(1) == reference.argmax(1)).mean())
-    report = ExportReport(path, int(example_input.shape[0]), max_abs_diff, agreement, op_types)
-    if max_abs_diff > atol or (agreement is not None and agreement < 1.0):
-        differs = np.abs(produced - reference).reshape(len(produced), -1).max(axis=1) > atol
-        if reference.ndim == 2 and reference.shape[1] > 1:
-            differs |= produced.argmax(1) != reference.argmax(1)
-        ties = near_tie_inputs(wrapper, example_input.detach().cpu().numpy())
-        # a systematic difference shows on most inputs; float ties on a few (here: at most a quarter of >= 4)
-        few = 4 <= len(differs) and differs.sum() <= len(differs) // 4
-        if differs.any() and few and ties[differs].all():
-            report = ExportReport(path, report.num_inputs, max_abs_diff, agreement, op_types, int(differs.sum()))
-            warnings.warn(f"{report}: each differing input has a binarizer input within {NEAR_TIE} of its "
-                          "threshold, where float32 rounding decides the sign; the graph itself matches PyTorch")
-            return report
-        hint = ""
-        if any(type(m) in (nn.BatchNorm1d, nn.BatchNorm2d) for m in model.modules()):
-            hint = ("; the model has plain BatchNorm layers, whose torch kernel rounds differently from the exported "
-                    "graph: brevitas_abc.nn.use_exact_batchnorm(model) makes them compute alike")
-        raise QONNXMismatchError(f"{report}; allowed max |diff| is {atol} with identical argmax{hint}")
-    return report
+    differs = np.abs(produced - reference).reshape(len(produced), -1).max(axis=1) > atol
+    if classes:
+        differs |= produced.argmax(1) != reference.argmax(1)
+    report = ExportReport(path, int(example_input.shape[0]), max_abs_diff, agreement, op_types,
+                          int(differs.sum()) if check is not None else 0,
+                          check.tie_decisions if check is not None else 0, check.binarizers if check is not None else 0)
+    if check is not None and not check.problems:
+        if check.tie_decisions:
+            warnings.warn(f"{report}: the graph takes {check.tie_decisions} binarizer decision(s) differently from "
+                          f"PyTorch, each where the binarizer's input is within {TIE_ATOL} (relative) of its "
+                          "threshold and float32 summation order decides the sign; layer by layer it matches PyTorch")
+        return report
+    if check is None and not differs.any():
+        return report
+    hint = ""
+    if any(type(m) in (nn.BatchNorm1d, nn.BatchNorm2d) for m in model.modules()):
+        hint = ("; the model has plain BatchNorm layers, whose torch kernel rounds differently from the exported "
+                "graph: brevitas_abc.nn.use_exact_batchnorm(model) makes them compute alike")
+    found = "; ".join(check.problems) if check is not None else f"allowed max |diff| is {atol} with identical argmax"
+    raise QONNXMismatchError(f"{report}; {found}{hint}")

@@ -8,7 +8,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 import brevitas_abc.export.qonnx_export as qonnx_export
 from brevitas_abc import ABCConfig, QONNXMismatchError, convert, export_qonnx, swap
-from brevitas_abc.nn import ABCExportLayer
+from brevitas_abc.nn import ABCExportLayer, ABCLinear
 
 
 def _swapped(trained, num_weight_bases, num_act_bases, granularity):
@@ -68,51 +68,73 @@ def test_float_model_exports_unchanged(tmp_path, trained_mnist_cnn, mnist_test_b
 
 
 def test_a_mismatching_graph_is_reported_not_hidden(tmp_path, trained_mnist_cnn, mnist_test_batch, monkeypatch):
-    real_execute = qonnx_export.execute_qonnx
-    monkeypatch.setattr(qonnx_export, "execute_qonnx", lambda wrapper, inputs: real_execute(wrapper, inputs) + 1e-3)
+    real_convert = qonnx_export.convert
+
+    def off_by_1e_3(model):  # the float classifier's bias 1e-3 off in the graph: no binarizer sees it
+        converted = real_convert(model)
+        converted[-1].bias.data += 1e-3
+        return converted
+
+    monkeypatch.setattr(qonnx_export, "convert", off_by_1e_3)
     model = _swapped(trained_mnist_cnn, 1, 1, "per_tensor")
-    with pytest.raises(QONNXMismatchError, match=r"max \|QONNX - PyTorch\| = 0.001"):
+    with pytest.raises(QONNXMismatchError, match=r"max \|QONNX - PyTorch\| = 0.001.*binarizer decisions, differs by 0.001"):
         export_qonnx(model, mnist_test_batch[0], tmp_path / "bad.onnx")
 
 
-@pytest.mark.parametrize("differing, tied, accepted", [
-    (1, True, True),     # one of 64 inputs differs, and it has a binarizer input at a float near-tie
-    (1, False, False),   # ... but without a near-tie there: something else differs
-    (64, True, False),   # every input differs: systematic, whatever the ties
-])
-def test_differences_are_accepted_only_as_float_near_ties_on_few_inputs(
-        tmp_path, trained_mnist_cnn, mnist_test_batch, monkeypatch, differing, tied, accepted):
-    real_execute = qonnx_export.execute_qonnx
+def _convert_with(corrupt):
+    """``convert`` followed by ``corrupt(export_layers)`` on the model's ABC export layers, in order."""
+    real_convert = qonnx_export.convert
 
-    def shifted(wrapper, inputs):
-        out = real_execute(wrapper, inputs)
-        out[:differing] += 1e-3
-        return out
-
-    monkeypatch.setattr(qonnx_export, "execute_qonnx", shifted)
-    monkeypatch.setattr(qonnx_export, "near_tie_inputs", lambda wrapper, inputs: np.full(len(inputs), tied))
-    model = _swapped(trained_mnist_cnn, 1, 1, "per_tensor")
-    if accepted:
-        with pytest.warns(UserWarning, match="float32 rounding decides the sign"):
-            report = export_qonnx(model, mnist_test_batch[0], tmp_path / "tie.onnx")
-        assert report.near_tie_inputs == differing and "near-ties" in str(report)
-    else:
-        with pytest.raises(QONNXMismatchError):
-            export_qonnx(model, mnist_test_batch[0], tmp_path / "bad.onnx")
+    def wrong_convert(model):
+        converted = real_convert(model)
+        corrupt([m for m in converted.modules() if isinstance(m, ABCExportLayer)])
+        return converted
+    return wrong_convert
 
 
-def test_near_tie_inputs_ignores_exact_zeros_and_finds_values_near_the_threshold():
-    from onnx import TensorProto, helper
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.util.basic import qonnx_make_model
+def _shift_off(layers):
+    layers[0].act_branches[0][0].constant += 0.01  # Add(v - 0.5) of the first activation base
 
-    node = helper.make_node("BipolarQuant", ["x", "s"], ["y"], domain="qonnx.custom_op.general")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 2])])
-    model = ModelWrapper(qonnx_make_model(graph))
-    model.set_initializer("s", np.float32(1.0))
-    x = np.array([[0.0, 1.0], [3e-6, -2.0], [-0.5, 0.4]], dtype=np.float32)
-    assert qonnx_export.near_tie_inputs(model, x).tolist() == [False, True, False]
+
+def _alpha_off_first(layers):
+    layers[0].scales[0].constant *= 1.01
+
+
+def _alpha_off_last(layers):
+    layers[-1].scales[0].constant *= 1.01
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("images", [slice(7, 8), slice(0, 16)], ids=["image7", "16images"])
+@pytest.mark.parametrize("corrupt", [_shift_off, _alpha_off_first, _alpha_off_last],
+                         ids=["shift+0.01", "alpha*1.01-first", "alpha*1.01-last"])
+def test_a_wrong_export_fails_the_layer_by_layer_check_on_any_input_set(
+        tmp_path, trained_mnist_cnn, mnist_test_batch, monkeypatch, corrupt, images):
+    model = _swapped(trained_mnist_cnn, 2, 2, "per_channel")
+    x = mnist_test_batch[0][images]
+    monkeypatch.setattr(qonnx_export, "convert", _convert_with(corrupt))
+    with pytest.raises(QONNXMismatchError, match="binarizer|output, computed from PyTorch's binarizer decisions"):
+        export_qonnx(model, x, tmp_path / "wrong.onnx")
+
+
+def test_a_tie_decision_is_accepted_counted_and_reported(tmp_path, monkeypatch):
+    """A binarizer input exactly at its threshold in PyTorch, one float32 step below it in the graph (as a
+    different summation order would leave it): the graph's sign differs there only, and that is accepted."""
+    torch.manual_seed(0)
+    layer = ABCLinear(4, 3, num_weight_bases=1, num_act_bases=1, act_shifts=(0.25,)).eval()
+    x = torch.tensor([[0.25, 0.9, -0.3, 0.6], [0.1, 0.7, 0.8, -0.2]])  # x[0, 0] + 0.25 - 0.5 == 0 exactly
+    below = np.nextafter(np.float32(-0.25), np.float32(-1.0))
+    monkeypatch.setattr(qonnx_export, "convert", _convert_with(
+        lambda layers: layers[0].act_branches[0][0].constant.fill_(float(below))))
+    with pytest.warns(UserWarning, match=r"1 binarizer decision\(s\) differently"):
+        report = export_qonnx(layer, x, tmp_path / "tie.onnx")
+    assert report.tie_decisions == 1 and report.near_tie_inputs == 1 and report.binarizers_checked == 1
+    assert report.max_abs_diff > 1e-4 and "1 binarizer decision(s) at float near-ties" in str(report)
+    # the same step applied to a value away from the threshold is not a tie
+    monkeypatch.setattr(qonnx_export, "convert", _convert_with(
+        lambda layers: layers[0].act_branches[0][0].constant.fill_(-0.25 - 0.2)))
+    with pytest.raises(QONNXMismatchError, match="binarizer 0 .* differs from PyTorch's by up to 0.2"):
+        export_qonnx(layer, x, tmp_path / "wrong.onnx")
 
 
 def test_export_leaves_the_model_in_its_training_mode(tmp_path, trained_mnist_cnn, mnist_test_batch):
