@@ -102,13 +102,16 @@ def _resolve_preprocessing(model_or_path, preprocessing, input_scale):
     return preprocessing, 1.0
 
 
-def _tracked(step, log: list, failure: list, logfile: Path):
-    """Wrap a step so its name is logged and a failure is kept with the step's name."""
+def _tracked(step, log: list, failure: list, logfile: Path, heartbeat_s: float | None = 30.0):
+    """Wrap a step so its name is logged, its progress reported (:func:`finn_flow.progress.step_progress`: a
+    heartbeat with the transformation running, the duration) and a failure kept with the step's name."""
+    from finn_flow.progress import step_progress
 
     @functools.wraps(step)
     def run(model, cfg):
         try:
-            model = step(model, cfg)
+            with step_progress(step.__name__, heartbeat_s):
+                model = step(model, cfg)
         except FinnFlowError as error:
             failure.append(error)
             raise
