@@ -173,8 +173,21 @@ class ClassificationModule(pl.LightningModule):
             checkpoint["preprocessing"] = preprocessing
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if "rng_states" in checkpoint:
+        """Restore the RNG states; from a mid-epoch checkpoint only right before the next training batch: resuming
+        creates data iterators (and runs the sanity check), which draw from the global RNG, where the uninterrupted
+        run went straight on to that batch."""
+        if "rng_states" not in checkpoint:
+            return
+        progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_loop.batch_progress", {})
+        if progress and not progress.get("is_last_batch", True) and progress["current"]["processed"] > 0:
+            self._pending_rng_states = checkpoint["rng_states"]
+        else:
             set_rng_states(checkpoint["rng_states"])
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        pending = self.__dict__.pop("_pending_rng_states", None)
+        if pending is not None:
+            set_rng_states(pending)
 
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]

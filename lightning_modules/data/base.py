@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lightning_modules.data.datasets import ArrayDataset
+from lightning_modules.data.resumable_loader import ResumableDataLoader
 from lightning_modules.data.sampler import EpochSampler
 from lightning_modules.data.sources import DatasetUnavailableError
 from lightning_modules.data.transforms import ImageTransform
@@ -166,8 +167,16 @@ class ArrayDataModule(pl.LightningDataModule):
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() has not prepared this split yet")
         sampler = EpochSampler(dataset, seed=self.seed, shuffle=train, drop_last=False)
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-                          drop_last=train and len(dataset) > self.batch_size)
+        kwargs = dict(batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
+                      drop_last=train and len(dataset) > self.batch_size)
+        if train:  # resumes mid-epoch from a checkpoint (see ResumableDataLoader)
+            return ResumableDataLoader(dataset, batches_done=self._train_batches_done, **kwargs)
+        return DataLoader(dataset, **kwargs)
+
+    def _train_batches_done(self) -> int:
+        """Batches of the current training epoch already trained (0 without a trainer)."""
+        trainer = self.trainer
+        return 0 if trainer is None else int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)

@@ -29,3 +29,16 @@ class EpochSampler(DistributedSampler):
         super().set_epoch(epoch)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
+
+    def skip_once(self, count: int) -> None:
+        """The next iteration starts after its first ``count`` indices (resuming mid-epoch); later ones are whole."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count={count!r} must be an int >= 0 (indices to skip)")
+        self._skip = count
+
+    def __iter__(self):
+        skip, self._skip = getattr(self, "_skip", 0), 0
+        indices = super().__iter__()
+        for _ in range(skip):
+            next(indices, None)
+        return indices
