@@ -29,6 +29,7 @@ from finn_flow.transformations import (
     AbsorbZeroPadIntoIm2Col,
     ConvertBipolarThresholdsToBinary,
     ConvertPadValueToBorderBias,
+    DuplicateLinearBeforeForkedThresholds,
     DuplicateSharedBipolarThresholds,
     DuplicateSharedWeightQuantizers,
     ExtractIntegerBranchScales,
@@ -140,6 +141,20 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
     # fused ABC layers: bipolar activations behind a +-1 padding into integer weights -> binary + 2b - 1
     # (unpadded ones stay bipolar streams: step_convert_to_hw)
     return model.transform(ConvertBipolarThresholdsToBinary())
+
+
+def step_absorb_forked_linear_into_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
+    """A constant Mul/Add that streamlining left in front of several thresholds (a stock Brevitas layer's output
+    scale feeding an ABC layer's N activation bases) gets one copy per threshold
+    (:class:`DuplicateLinearBeforeForkedThresholds`), which FINN's absorptions fold into each. Exact."""
+    from finn.transformation.streamline.absorb import AbsorbAddIntoMultiThreshold, AbsorbMulIntoMultiThreshold
+
+    for _ in range(4):  # a chain Mul -> Add -> fork: the Adds are absorbed first, then the Mul forks; fixed point
+        model, forked = DuplicateLinearBeforeForkedThresholds().apply(model)
+        if not forked:
+            break
+        model = model.transform(AbsorbMulIntoMultiThreshold()).transform(AbsorbAddIntoMultiThreshold())
+    return model.transform(InferDataTypes())
 
 
 def step_clip_xnor_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -363,6 +378,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         step_map_abc_branches,
         step_duplicate_shared_bipolar_thresholds,
         "step_streamline",
+        step_absorb_forked_linear_into_thresholds,
         step_clip_xnor_thresholds,
         step_move_transposes_to_thresholds,
         step_convert_pad_values_to_border_bias,

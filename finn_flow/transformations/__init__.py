@@ -15,6 +15,7 @@ from finn_flow.transformations.bipolar_to_binary import (
     PrepareBipolarThresholdsForHW,
 )
 from finn_flow.transformations.clip_xnor_thresholds import ClipXnorThresholdsToPopcountRange
+from finn_flow.transformations.duplicate_linear_before_forked_thresholds import DuplicateLinearBeforeForkedThresholds
 from finn_flow.transformations.duplicate_shared_thresholds import DuplicateSharedBipolarThresholds
 from finn_flow.transformations.duplicate_shared_weight_quant import DuplicateSharedWeightQuantizers
 from finn_flow.transformations.extract_branch_scales import ExtractIntegerBranchScales
@@ -46,6 +47,7 @@ __all__ = [
     "ConvertBipolarThresholdsToBinary",
     "ConvertPadValueToBorderBias",
     "ConvertSpecializedToGenericLayers",
+    "DuplicateLinearBeforeForkedThresholds",
     "DuplicateSharedBipolarThresholds",
     "DuplicateSharedWeightQuantizers",
     "ExtractIntegerBranchScales",
