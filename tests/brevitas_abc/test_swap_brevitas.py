@@ -91,9 +91,10 @@ def _loss_without_dropout(model, x, y):
     return loss
 
 
-def train_swapped(name: str, steps: int = 8):
-    """``name`` swapped to ABC(3, 3) with 4-bit coefficients and trained ``steps`` Adam steps on real images."""
-    model = brevitas_abc.swap(bnn_pynq(name), CONFIG, verbose=False)
+def train_swapped(name: str, steps: int = 8, filter_fn=None):
+    """``name`` swapped to ABC(3, 3) with 4-bit coefficients (the layers ``filter_fn`` accepts) and trained ``steps``
+    Adam steps on real images."""
+    model = brevitas_abc.swap(bnn_pynq(name), CONFIG, filter_fn=filter_fn, verbose=False)
     (x, y), held_out = _data(name)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
