@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,8 @@ class BuildResult:
         verification: per-stage results (images, argmax agreement, max abs diff, ...).
         host_nodes: nodes that run on the host, before or after the accelerator.
         float_in_dataflow: FLOAT32 tensors inside the dataflow partition (empty for integer-only).
+        step_times: ``{step: {"wall_s", "cpu_s"}}`` per step that ran, plus ``"total"`` (also in
+            ``report/step_times.json``; CPU seconds are this process's, meaningful on a shared machine).
         fit: with ``target_fps="max"``: ``report/fit_to_board.json`` (budget, chosen folding and FPS, every
             folding tried, final utilisation per resource); empty otherwise.
     """
@@ -57,6 +60,7 @@ class BuildResult:
     host_nodes: list[dict] = field(default_factory=list)
     float_in_dataflow: list[str] = field(default_factory=list)
     fit: dict = field(default_factory=dict)
+    step_times: dict = field(default_factory=dict)
 
 
 def _read_json(path: Path, default):
@@ -102,13 +106,16 @@ def _resolve_preprocessing(model_or_path, preprocessing, input_scale):
     return preprocessing, 1.0
 
 
-def _tracked(step, log: list, failure: list, logfile: Path, heartbeat_s: float | None = 30.0):
+def _tracked(step, log: list, failure: list, logfile: Path, heartbeat_s: float | None = 30.0,
+             times: dict | None = None):
     """Wrap a step so its name is logged, its progress reported (:func:`finn_flow.progress.step_progress`: a
-    heartbeat with the transformation running, the duration) and a failure kept with the step's name."""
+    heartbeat with the transformation running, the duration), its wall and CPU seconds kept in ``times`` and a
+    failure kept with the step's name."""
     from finn_flow.progress import step_progress
 
     @functools.wraps(step)
     def run(model, cfg):
+        wall, cpu = time.perf_counter(), time.process_time()
         try:
             with step_progress(step.__name__, heartbeat_s):
                 model = step(model, cfg)
@@ -122,6 +129,9 @@ def _tracked(step, log: list, failure: list, logfile: Path, heartbeat_s: float |
             failure.append(wrapped)
             raise wrapped from error
         log.append(step.__name__)
+        if times is not None:
+            times[step.__name__] = {"wall_s": round(time.perf_counter() - wall, 2),
+                                    "cpu_s": round(time.process_time() - cpu, 2)}
         return model
 
     return run
@@ -320,11 +330,12 @@ def _build_into(out: Path, model_or_path, torch_module: bool, board_info, *, clo
         outputs += [DataflowOutputType.STITCHED_IP, DataflowOutputType.BITFILE,
                     DataflowOutputType.PYNQ_DRIVER, DataflowOutputType.DEPLOYMENT_PACKAGE]
     steps_run: list[str] = []
+    step_times: dict = {}
     failure: list[Exception] = []
     logfile = out / "build_dataflow.log"
     lookup = build_dataflow_step_lookup
     steps = [
-        _tracked(lookup[s] if isinstance(s, str) else s, steps_run, failure, logfile)
+        _tracked(lookup[s] if isinstance(s, str) else s, steps_run, failure, logfile, times=step_times)
         for s in finn_flow_steps(vivado, verify_qonnx=verifying and torch_module, codegen=codegen, fit=fit)
     ]
     cfg = FinnFlowConfig(
@@ -385,7 +396,10 @@ def _build_into(out: Path, model_or_path, torch_module: bool, board_info, *, clo
         host_nodes=_read_json(report / "host_nodes.json", []),
         float_in_dataflow=_read_json(report / "float_in_dataflow.json", []),
         fit=_read_json(report / "fit_to_board.json", {}),
+        step_times={**step_times, "total": {k: round(sum(v[k] for v in step_times.values()), 2)
+                                            for k in ("wall_s", "cpu_s")}},
     )
+    (report / "step_times.json").write_text(json.dumps(result.step_times, indent=2))
     (report / "verification_report.json").write_text(json.dumps(result.verification, indent=2))
     (report / "finn_flow_result.json").write_text(json.dumps(
         {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items() if k != "resources"},

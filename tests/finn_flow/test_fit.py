@@ -52,6 +52,10 @@ def test_fit_build_is_the_fastest_folding_within_budget_and_verified(fit_build):
     summary = (fit_build.output_dir / "report" / "build_summary.md").read_text()
     assert "## Fit to the board" in summary and f"{chosen['fps']:,.1f} FPS" in summary
     assert json.loads((fit_build.output_dir / "report" / "auto_folding_config.json").read_text())
+    # every step's wall and CPU seconds (report/step_times.json)
+    times = json.loads((fit_build.output_dir / "report" / "step_times.json").read_text())
+    assert {"step_qonnx_to_finn", "step_fit_folding_to_board", "step_streamline", "total"} <= set(times)
+    assert times["total"]["cpu_s"] == pytest.approx(sum(v["cpu_s"] for k, v in times.items() if k != "total"), abs=0.1)
 
 
 @pytest.mark.slow
