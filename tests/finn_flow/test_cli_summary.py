@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from finn_flow.cli import main
+from tests.console_scripts import run_console_script
 
 from .test_bad_input import _binary_mlp_with
 
@@ -33,3 +34,15 @@ def test_cli_reports_errors_with_status_1(tmp_path, capsys):
     model = _binary_mlp_with("Identity", tmp_path / "m.onnx")
     assert main([str(model), str(tmp_path / "out"), "--board", "Zybo"]) == 1
     assert "board='Zybo'" in capsys.readouterr().err
+
+
+def test_console_script_exit_status(tmp_path):
+    """``abc-build`` as a subprocess: 0 after a build (estimates only), 1 on a clear error, 2 on bad usage."""
+    model = _binary_mlp_with("Identity", tmp_path / "m.onnx")
+    built = run_console_script("abc-build", [model, tmp_path / "out", "--no-codegen"], cwd=tmp_path)
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert (tmp_path / "out" / "report" / "build_summary.md").exists()
+    bad_board = run_console_script("abc-build", [model, tmp_path / "out2", "--board", "Zybo"], cwd=tmp_path)
+    assert bad_board.returncode == 1 and "board='Zybo'" in bad_board.stderr
+    usage = run_console_script("abc-build", [model], cwd=tmp_path)
+    assert usage.returncode == 2 and "output_dir" in usage.stderr

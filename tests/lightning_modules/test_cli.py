@@ -6,13 +6,13 @@ import os
 import subprocess
 import sys
 import tarfile
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from lightning_modules.cli import cli_main
 from tests.conftest import CIFAR_TAR
+from tests.console_scripts import run_console_script
 from tests.lightning_modules.lightning_test_helpers import write_cifar_batches, write_image_folder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,21 +41,6 @@ def in_tmp(tmp_path, monkeypatch):
     write_cifar_batches(tmp_path / "cifar", per_batch=20)
     write_image_folder(tmp_path / "trails", ["left", "straight", "right"], per_class=6, size=(24, 24))
     return tmp_path
-
-
-def console_script(name: str) -> list[str]:
-    """The command that runs console script ``name`` as pip's generated wrapper does
-    (``sys.exit(<entry point>())``), with the entry point read from this checkout's pyproject.toml."""
-    entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"][name]
-    module, function = entry.split(":")
-    return [sys.executable, "-c", f"import sys; from {module} import {function} as f; sys.exit(f())"]
-
-
-def run_console_script(name: str, args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``name`` in a subprocess on this checkout's code (one thread)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([*console_script(name), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def write_cifar_jpeg_tree(root: Path, per_class: int) -> Path:
