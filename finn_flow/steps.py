@@ -32,6 +32,7 @@ from finn_flow.transformations import (
     DuplicateLinearBeforeForkedThresholds,
     DuplicateSharedBipolarThresholds,
     DuplicateSharedWeightQuantizers,
+    ConvertGemmsToMatMul,
     ExtractIntegerBranchScales,
     FoldUnityScaleWeightQuantizers,
     FuseBinaryBasesIntoIntegerWeights,
@@ -76,21 +77,22 @@ def step_insert_input_scaling(model: ModelWrapper, cfg) -> ModelWrapper:
 
 
 def step_qonnx_to_finn(model: ModelWrapper, cfg) -> ModelWrapper:
-    """finn-plus's ``step_qonnx_to_finn``, with the constant unity-scale weight quantisers folded in one pass
-    first (:class:`FoldUnityScaleWeightQuantizers`; FINN's ``FoldQuantWeights`` folds one per graph pass, which
-    made this step quadratic in bitwise ABC's M*N weights per layer). The same cleanup and the rewrites
+    """finn-plus's ``step_qonnx_to_finn``, with every Gemm made a MatMul (:class:`ConvertGemmsToMatMul`) and the
+    constant unity-scale weight quantisers folded (:class:`FoldUnityScaleWeightQuantizers`) in one pass each first:
+    qonnx's ``GemmToMatMul`` and FINN's ``FoldQuantWeights`` do one node per graph pass, which made this step
+    quadratic in bitwise ABC's M*N weights per layer. The same cleanup and the rewrites
     ``ConvertQONNXtoFINN`` runs before its fold come first, so the graph is the one FINN's fold would give."""
     from finn.builder.build_dataflow_steps import step_qonnx_to_finn as finn_step_qonnx_to_finn
     from finn.transformation.qonnx.convert_qonnx_to_finn import InferMissingConvKernelShape, InferMissingGemmBias
     from qonnx.transformation.extract_conv_bias import ExtractBiasFromConv
-    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
     from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
     from qonnx.util.cleanup import cleanup_model
 
     if any(n.op_type in ("Quant", "BipolarQuant") for n in model.graph.node):
         model = cleanup_model(model)
-        for rewrite in (InferMissingConvKernelShape(), ExtractBiasFromConv(), InferMissingGemmBias(), GemmToMatMul(),
-                        FoldTransposeIntoQuantInit(), InferDataTypes(), FoldUnityScaleWeightQuantizers()):
+        for rewrite in (InferMissingConvKernelShape(), ExtractBiasFromConv(), InferMissingGemmBias(),
+                        ConvertGemmsToMatMul(), FoldTransposeIntoQuantInit(), InferDataTypes(),
+                        FoldUnityScaleWeightQuantizers()):
             model = model.transform(rewrite)
     return finn_step_qonnx_to_finn(model, cfg)
 

@@ -19,6 +19,7 @@ from finn_flow.transformations.duplicate_linear_before_forked_thresholds import 
 from finn_flow.transformations.duplicate_shared_thresholds import DuplicateSharedBipolarThresholds
 from finn_flow.transformations.duplicate_shared_weight_quant import DuplicateSharedWeightQuantizers
 from finn_flow.transformations.extract_branch_scales import ExtractIntegerBranchScales
+from finn_flow.transformations.convert_gemms_to_matmul import ConvertGemmsToMatMul, RemoveIdentityLinearOps
 from finn_flow.transformations.fold_unity_scale_weight_quantizers import FoldUnityScaleWeightQuantizers
 from finn_flow.transformations.fuse_weight_bases import FuseBinaryBasesIntoIntegerWeights
 from finn_flow.transformations.insert_input_scaling import InsertIntegerInputScaling
@@ -46,6 +47,7 @@ __all__ = [
     "ClipXnorThresholdsToPopcountRange",
     "CollapseForkedTransposes",
     "ConvertBipolarThresholdsToBinary",
+    "ConvertGemmsToMatMul",
     "ConvertPadValueToBorderBias",
     "ConvertSpecializedToGenericLayers",
     "DuplicateLinearBeforeForkedThresholds",
@@ -63,6 +65,7 @@ __all__ = [
     "MoveTransposeBeforeMultiThreshold",
     "MoveTransposePastChannelLinear",
     "PrepareBipolarThresholdsForHW",
+    "RemoveIdentityLinearOps",
     "RemoveTrivialTransposeBeforeReshape",
     "RevertFloatBoundaryLayersToONNX",
     "RevertTrivialShuffleToReshape",

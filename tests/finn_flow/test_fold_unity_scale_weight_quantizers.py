@@ -1,7 +1,7 @@
-"""FoldUnityScaleWeightQuantizers and finn_flow's step_qonnx_to_finn: the FINN-ONNX graph is the one finn-plus's own
-step gives (same op types in the same order, same weights and datatypes), on an exported ABC CNV with a Brevitas
-8-bit input quantiser (Quant, not folded) and binary weight bases (BipolarQuant, scale 1, folded in one pass), and
-executes identically on real CIFAR-10 images."""
+"""FoldUnityScaleWeightQuantizers, ConvertGemmsToMatMul and finn_flow's step_qonnx_to_finn: the FINN-ONNX graph is
+the one finn-plus's own step gives (same op types in the same order, same weights and datatypes), on an exported
+ABC CNV with a Brevitas 8-bit input quantiser (Quant, not folded), binary weight bases (BipolarQuant, scale 1, folded in one pass) and an
+ABC dense layer (M*N Gemms, converted in one pass), and executes identically on real CIFAR-10 images."""
 
 from __future__ import annotations
 
