@@ -56,7 +56,8 @@ class FoldUnityScaleWeightQuantizers(Transformation):
         for node in foldable:
             context = {name: np.asarray(model.get_initializer(name)) for name in node.input}
             context[node.output[0]] = None
-            getCustomOp(node, onnx_opset_version=opsets.get(node.domain, get_preferred_qonnx_opset())).execute_node(context, graph)
+            version = opsets.get(node.domain, get_preferred_qonnx_opset())
+            getCustomOp(node, onnx_opset_version=version).execute_node(context, graph)
             model.set_initializer(node.output[0], context[node.output[0]])
             graph.node.remove(node)
             self.folded.append(node.name)
