@@ -103,6 +103,7 @@ def test_console_script_fast_dev_run_exits_0_and_exports(name, real_data_root, t
     assert (tmp_path / "outputs" / name / "export" / "model.onnx").exists() == exports
 
 
+@pytest.mark.slow
 def test_console_script_exits_nonzero_on_failure(tmp_path):
     """A config that fails while running (not while parsing) exits 1, a misspelt option 2."""
     bad = run_console_script("abc-train", ["fit", "--config", str(CONFIGS / "lfc_abc_mnist.yaml"),
