@@ -14,6 +14,7 @@ import numpy as np
 from finn_flow.boards import resolve_board
 from finn_flow.checks import check_bipolar_after_relu, check_torch_model
 from finn_flow.config import ABC_MAPPINGS
+from finn_flow.diagnose import describe_step_failure
 from finn_flow.errors import BuildStepError, FinnFlowError
 from finn_flow.finn_env import builder_without_vivado, prepare_finn, vivado_available
 from finn_flow.validate import check_graph_input, check_output_dir, check_torch_input, check_verify_inputs
@@ -110,7 +111,8 @@ def _tracked(step, log: list, failure: list, logfile: Path, heartbeat_s: float |
              times: dict | None = None):
     """Wrap a step so its name is logged, its progress reported (:func:`finn_flow.progress.step_progress`: a
     heartbeat with the transformation running, the duration), its wall and CPU seconds kept in ``times`` and a
-    failure kept with the step's name."""
+    failure kept with the step's name, the node it failed at and the likely cause
+    (:func:`finn_flow.diagnose.describe_step_failure`)."""
     from finn_flow.progress import step_progress
 
     @functools.wraps(step)
@@ -123,8 +125,8 @@ def _tracked(step, log: list, failure: list, logfile: Path, heartbeat_s: float |
             failure.append(error)
             raise
         except Exception as error:
-            wrapped = BuildStepError(f"build step {step.__name__} failed: {type(error).__name__}: {error} "
-                                     f"(build log: {logfile})")
+            wrapped = BuildStepError(describe_step_failure(step.__name__, error, logfile.parent,
+                                                           log[-1] if log else None))
             wrapped.__cause__ = error
             failure.append(wrapped)
             raise wrapped from error

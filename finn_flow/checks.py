@@ -11,6 +11,7 @@ QONNX pattern FINN's converter gets wrong.
 
 from __future__ import annotations
 
+import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
@@ -54,6 +55,21 @@ def host_nodes(model: ModelWrapper) -> list[dict]:
     return out
 
 
+def _stuck_hint(model: ModelWrapper, node) -> str:
+    """What to change for a node left between hardware layers, for the cases we know."""
+    weights = [model.get_initializer(i) for i in node.input[1:] if i and model.get_initializer(i) is not None]
+    if node.op_type in ("MatMul", "Conv", "Gemm") and weights and not np.array_equal(weights[0], np.round(weights[0])):
+        return ("its weights are float: a layer kept float inside the network (ABCConfig keeps the first layer "
+                "float by default: set keep_first=False, or quantise it with Brevitas)")
+    if node.op_type in ("Relu", "ElementwiseMaximum"):
+        return ("a ReLU FINN could not merge into the next thresholds (a ReLU -> BatchNorm with a negative scale, "
+                "or a ReLU in front of a float layer): write Conv -> BatchNorm -> ReLU")
+    if node.op_type in ("Mul", "Add", "ElementwiseMul", "ElementwiseAdd"):
+        return ("a float scale or bias FINN could not merge into thresholds (a negative scale after a ReLU or a "
+                "pooling, a float layer's bias, or free float coefficients)")
+    return ""
+
+
 def check_lowered(model: ModelWrapper) -> list[dict]:
     """Raise for non-hardware nodes between hardware layers; return the host-side nodes.
 
@@ -67,7 +83,8 @@ def check_lowered(model: ModelWrapper) -> list[dict]:
             continue
         if _reaches_hw(model, node, downstream=False) and _reaches_hw(model, node, downstream=True):
             dts = [model.get_tensor_datatype(i).name for i in node.input if i and model.get_initializer(i) is None]
-            stuck.append(f"{node.name} (op {node.op_type}, inputs {dts})")
+            hint = _stuck_hint(model, node)
+            stuck.append(f"{node.name} (op {node.op_type}, inputs {dts}{': ' + hint if hint else ''})")
     if stuck:
         raise UnsupportedOpError(
             "FINN could not lower these nodes to hardware layers, and they sit between hardware "

@@ -180,6 +180,32 @@ def step_absorb_forked_linear_into_thresholds(model: ModelWrapper, cfg) -> Model
     return model.transform(InferDataTypes())
 
 
+def step_absorb_relus_into_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Networks written ``Conv -> ReLU -> BatchNorm`` (the ReLU before the BatchNorm): FINN's streamlining absorbs
+    the BatchNorm into the next layer's thresholds but stops at the float ``Relu`` in front of them, which FINN
+    would then lower as a float ``ElementwiseMaximum`` inside the accelerator. A threshold on ``Relu(y)`` is a
+    threshold on ``y`` (``Relu(y) >= t <=> y >= t`` for ``t > 0``, always true for ``t <= 0``;
+    :class:`AbsorbReluIntoMultiThreshold`), after which the layer's scale and bias in front of the (forked)
+    thresholds move past the fork (``MoveLinearPastFork``) and into them (``AbsorbAddIntoMultiThreshold``,
+    ``AbsorbMulIntoMultiThreshold``: positive scales only). Repeated to a fixed point; exact, and checked by
+    ``step_verify_streamlined``. A ReLU followed by a BatchNorm with a negative scale is left (a threshold on
+    ``-Relu(y)`` is an upper bound on ``y``): :func:`finn_flow.checks.check_lowered` names it."""
+    from finn.transformation.streamline.absorb import AbsorbAddIntoMultiThreshold, AbsorbMulIntoMultiThreshold
+    from finn.transformation.streamline.reorder import MoveLinearPastFork
+
+    if not model.get_nodes_by_op_type("Relu"):
+        return model
+    for _ in range(16):  # each pass moves each scale/bias one node on
+        before = model.model.SerializeToString()
+        for rewrite in (AbsorbReluIntoMultiThreshold(), MoveLinearPastFork(), AbsorbAddIntoMultiThreshold(),
+                        AbsorbMulIntoMultiThreshold()):
+            model = model.transform(rewrite)
+        model = model.transform(InferDataTypes())
+        if model.model.SerializeToString() == before:
+            break
+    return model
+
+
 def step_clip_xnor_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
     """Clip xnor-popcount thresholds to [0, MW + 1] (exact; DESIGN.md 6, threshold-range trap)."""
     model = model.transform(ClipXnorThresholdsToPopcountRange())
@@ -401,6 +427,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         step_map_abc_branches,
         step_duplicate_shared_bipolar_thresholds,
         "step_streamline",
+        step_absorb_relus_into_thresholds,
         step_absorb_forked_linear_into_thresholds,
         step_clip_xnor_thresholds,
         step_move_transposes_to_thresholds,

@@ -40,24 +40,46 @@ def _at_boundary(model: ModelWrapper, node) -> bool:
     return at_start or at_end
 
 
-def _to_onnx(model: ModelWrapper, node):
+def _constant_shape(model: ModelWrapper, shape) -> str:
+    name = model.make_new_valueinfo_name()
+    model.set_initializer(name, np.asarray(shape, dtype=np.int64))
+    return name
+
+
+def _to_onnx(model: ModelWrapper, node) -> list:
     if node.op_type in _ELEMENTWISE_TO_ONNX:
-        return helper.make_node(_ELEMENTWISE_TO_ONNX[node.op_type], list(node.input), list(node.output),
-                                name=node.name)
+        return [helper.make_node(_ELEMENTWISE_TO_ONNX[node.op_type], list(node.input), list(node.output),
+                                 name=node.name)]
     if node.op_type == "Reshape":
-        shape = model.make_new_valueinfo_name()
-        out_shape = getCustomOp(node).get_nodeattr("out_shape")
-        model.set_initializer(shape, np.asarray(out_shape, dtype=np.int64))
-        return helper.make_node("Reshape", [node.input[0], shape], list(node.output), name=node.name)
-    return None
+        shape = _constant_shape(model, getCustomOp(node).get_nodeattr("out_shape"))
+        return [helper.make_node("Reshape", [node.input[0], shape], list(node.output), name=node.name)]
+    if node.op_type == "Shuffle":  # Reshape -> Transpose -> Reshape, as FINN's Shuffle executes it
+        inst = getCustomOp(node)
+        shapes = [inst.get_nodeattr("transpose_in_shape"), inst.get_nodeattr("transpose_out_shape")]
+        mid = [model.make_new_valueinfo_name() for _ in shapes]
+        for name, shape in zip(mid, shapes):
+            model.set_tensor_shape(name, list(shape))
+            model.set_tensor_datatype(name, DataType["FLOAT32"])
+        return [
+            helper.make_node("Reshape", [node.input[0], _constant_shape(model, shapes[0])], [mid[0]],
+                             name=node.name + "_in_reshape"),
+            helper.make_node("Transpose", [mid[0]], [mid[1]], perm=list(inst.get_nodeattr("perm")), name=node.name),
+            helper.make_node("Reshape", [mid[1], _constant_shape(model, inst.get_nodeattr("out_shape"))],
+                             list(node.output), name=node.name + "_out_reshape"),
+        ]
+    return []
 
 
 class RevertFloatBoundaryLayersToONNX(Transformation):
-    """Rewrite float ``Elementwise*``/``Reshape`` hardware layers at the graph's edges to ONNX ops."""
+    """Rewrite float ``Elementwise*``/``Reshape``/``Shuffle`` hardware layers at the graph's edges to ONNX ops.
+
+    A float ``Shuffle`` (the NHWC -> NCHW transpose before a float classifier's flatten, behind the last binary
+    layer's float BatchNorm) becomes ``Reshape -> Transpose -> Reshape``; then the float layers before it are at
+    the edge too."""
 
     def apply(self, model: ModelWrapper):
         for index, node in enumerate(model.graph.node):
-            if not is_hw_node(node) or node.op_type not in (*_ELEMENTWISE_TO_ONNX, "Reshape"):
+            if not is_hw_node(node) or node.op_type not in (*_ELEMENTWISE_TO_ONNX, "Reshape", "Shuffle"):
                 continue
             if not _is_float(model, list(node.input) + list(node.output)):
                 continue
@@ -65,6 +87,7 @@ class RevertFloatBoundaryLayersToONNX(Transformation):
                 continue
             new = _to_onnx(model, node)
             model.graph.node.remove(node)
-            model.graph.node.insert(index, new)
+            for offset, replacement in enumerate(new):
+                model.graph.node.insert(index + offset, replacement)
             return model, True  # re-run: a neighbour may now be at the boundary
         return model, False
