@@ -48,6 +48,7 @@ from finn_flow.transformations import (
     RevertFloatBoundaryLayersToONNX,
     RemoveTrivialTransposeBeforeReshape,
     RevertTrivialShuffleToReshape,
+    SetXnorAccumulatorToPopcountRange,
 )
 from finn_flow.verify import verify_stage
 
@@ -385,6 +386,39 @@ def step_report_fit(model: ModelWrapper, cfg) -> ModelWrapper:
     return model
 
 
+def _minimize_bit_width(model: ModelWrapper, cfg) -> ModelWrapper:
+    """finn-plus's bit-width minimisation (weights, accumulators, then thresholds rounded and clipped to their
+    input's range) with xnor MVAUs' accumulators set to their popcount's range before the clipping
+    (:class:`SetXnorAccumulatorToPopcountRange`: FINN's range is too small and the clipping changed results)."""
+    from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
+    from finn.transformation.fpgadataflow.minimize_weight_bit_width import MinimizeWeightBitWidth
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+
+    if cfg.minimize_bit_width:
+        model = model.transform(MinimizeWeightBitWidth(), apply_to_subgraphs=True)
+        model = model.transform(MinimizeAccumulatorWidth(), apply_to_subgraphs=True)
+    model = model.transform(SetXnorAccumulatorToPopcountRange(), apply_to_subgraphs=True)
+    model = model.transform(InferDataTypes(), apply_to_subgraphs=True)
+    model = model.transform(RoundAndClipThresholds(), apply_to_subgraphs=True)
+    model = model.transform(InferDataTypes(), apply_to_subgraphs=True)
+    if cfg.minimize_bit_width:
+        model = model.transform(MinimizeWeightBitWidth(), apply_to_subgraphs=True)
+        model = model.transform(InferDataTypes(), apply_to_subgraphs=True)
+    return model
+
+
+def step_minimize_bit_width_initial(model: ModelWrapper, cfg) -> ModelWrapper:
+    """finn-plus's ``step_minimize_bit_width_initial`` (right after the conversion to hardware layers), exact for
+    xnor MVAUs (:func:`_minimize_bit_width`)."""
+    return _minimize_bit_width(model, cfg)
+
+
+def step_minimize_bit_width(model: ModelWrapper, cfg) -> ModelWrapper:
+    """finn-plus's ``step_minimize_bit_width`` (after folding), exact for xnor MVAUs (:func:`_minimize_bit_width`).
+    finn-plus's cppsim preparation in that step is not needed: finn_flow verifies in Python."""
+    return _minimize_bit_width(model, cfg)
+
+
 def step_verify_folded(model: ModelWrapper, cfg) -> ModelWrapper:
     """Execute the final folded graph (specialised layers mapped to generic ones) and compare."""
     if _verifying(cfg):
@@ -438,13 +472,13 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         step_revert_float_boundary_layers,
         step_check_lowered,
         step_verify_hw_layers,
-        "step_minimize_bit_width_initial",
+        step_minimize_bit_width_initial,
         "step_create_dataflow_partition",
         step_check_integer_dataflow,
         "step_specialize_layers",
         step_fit_folding_to_board if fit else "step_target_fps_parallelization",
         "step_apply_folding_config",
-        "step_minimize_bit_width",
+        step_minimize_bit_width,
         "step_transpose_decomposition",
         "step_generate_estimate_reports",
     ] + ([step_report_fit] if fit else [])

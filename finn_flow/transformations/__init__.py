@@ -40,6 +40,7 @@ from finn_flow.transformations.revert_trivial_shuffle import (
     RevertTrivialShuffleToReshape,
 )
 from finn_flow.transformations.specialized_to_generic import ConvertSpecializedToGenericLayers
+from finn_flow.transformations.set_xnor_accumulator_range import SetXnorAccumulatorToPopcountRange
 
 __all__ = [
     "AbsorbReluIntoMultiThreshold",
@@ -69,4 +70,5 @@ __all__ = [
     "RemoveTrivialTransposeBeforeReshape",
     "RevertFloatBoundaryLayersToONNX",
     "RevertTrivialShuffleToReshape",
+    "SetXnorAccumulatorToPopcountRange",
 ]
