@@ -38,21 +38,29 @@ CNV_CONVS = ((64, False), (64, True), (128, False), (128, True), (256, False), (
 
 
 class CNV(nn.Module):
-    """FINN's CNV (see the module docstring)."""
+    """FINN's CNV (see the module docstring); ``width`` scales every conv and hidden FC size (rounded, >= 1)."""
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3):
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, width: float = 1.0):
         super().__init__()
+        if not (isinstance(width, (int, float)) and width > 0):
+            raise ValueError(f"width={width!r} is not allowed: expected a number > 0")
+
+        def scaled(channels: int) -> int:
+            return max(1, int(round(channels * width)))
+
         layers, cin = [], in_channels
         for cout, pool in CNV_CONVS:
+            cout = scaled(cout)
             layers += [nn.Conv2d(cin, cout, 3, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
             if pool:
                 layers.append(nn.MaxPool2d(2))
             cin = cout
         self.features = nn.Sequential(*layers)
+        hidden = scaled(512)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(256, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(),
-            nn.Linear(512, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(),
-            nn.Linear(512, num_classes, bias=False), nn.BatchNorm1d(num_classes))
+            nn.Flatten(), nn.Linear(cin, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
+            nn.Linear(hidden, num_classes, bias=False), nn.BatchNorm1d(num_classes))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))

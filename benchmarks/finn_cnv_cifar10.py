@@ -1,0 +1,123 @@
+"""Benchmark: the trained CNV variants of ``benchmarks/train_cnv_cifar10.py`` built by FINN for real boards, at
+the highest frame rate each board holds, every stage verified on real CIFAR-10 test images.
+
+For each trained variant (``<work>/<variant>/final.pt``) and board, ``finn_flow.build`` runs with
+``target_fps="max"`` (fit to the board: the folding with the highest estimated FPS whose LUT/BRAM/URAM/DSP stay
+within FINN's limits of the board) and the ABC mapping ``--abc-mapping`` (default ``"auto"`` where the flow
+has it), through the estimate reports and HLS/RTL code generation (no Vivado here). The network reads raw
+uint8 pixels: the CIFAR-10 normalisation of training is given as ``preprocessing`` and absorbed by the flow.
+Each build is verified on ``--images`` real test images (every stage against PyTorch: argmax agreement and
+max abs difference) and writes ``<results>/<variant>_<board>.json`` with the accuracy of the trained variant,
+the mapping, FPS, LUT, BRAM, URAM, DSP, the budget, the build time and the command.
+
+    python benchmarks/finn_cnv_cifar10.py --boards Pynq-Z1 ZCU104 --images 200
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without reinstalling
+
+from benchmarks.train_cnv_cifar10 import VARIANTS, build  # noqa: E402
+
+BOARDS = ("Pynq-Z1", "ZCU104")
+
+
+def cifar_test_uint8(count: int) -> np.ndarray:
+    """``count`` CIFAR-10 test images (uint8 NCHW): a seeded random subset of the 10,000 (seed 0), in order."""
+    from lightning_modules.data.sources import load_cifar10
+
+    from benchmarks.training import cifar_root
+
+    images, _ = load_cifar10("test", str(cifar_root()))
+    keep = np.sort(np.random.default_rng(0).choice(len(images), size=min(count, len(images)), replace=False))
+    images = np.asarray(images[keep])
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2) if images.shape[-1] == 3 else images)
+
+
+def preprocessing() -> dict:
+    from lightning_modules.data import CIFAR10DataModule
+
+    data = CIFAR10DataModule()
+    return {"pixel_scale": 1 / 255, "mean": list(data.mean), "std": list(data.std)}
+
+
+def resource_totals(resources: dict) -> dict:
+    totals = {}
+    for layer in resources.values():
+        if isinstance(layer, dict):
+            for key in ("LUT", "BRAM_18K", "URAM", "DSP"):
+                totals[key] = totals.get(key, 0) + float(layer.get(key, 0) or 0)
+    return totals
+
+
+def build_variant(variant: str, board: str, args, images: np.ndarray) -> dict:
+    import finn_flow
+
+    work = args.work / variant
+    model = build(variant, None)
+    model.load_state_dict(torch.load(work / "final.pt"))
+    model.eval()
+    trained = json.loads((args.train_results / f"{variant}.json").read_text())
+    out = args.out_dir / f"{variant}_{board}"
+    start = time.perf_counter()
+    result = finn_flow.build(model, out, board=board, target_fps="max", abc_mapping=args.abc_mapping,
+                             verify_inputs=images, preprocessing=preprocessing(), codegen=not args.no_codegen)
+    wall = time.perf_counter() - start
+    stages = [{k: v for k, v in row.items() if k in ("stage", "images", "argmax_agreement", "max_abs_diff", "passed")}
+              for row in result.verification]
+    fit = json.loads((out / "report" / "fit_to_board.json").read_text()) \
+        if (out / "report" / "fit_to_board.json").is_file() else None
+    return {"variant": variant, "board": board, "top1": trained["top1"], "abc_mapping": args.abc_mapping,
+            "fps": result.estimates.get("estimated_throughput_fps"),
+            "latency_ms": result.estimates.get("estimated_latency_ns", 0) / 1e6 or None,
+            "resources": resource_totals(result.resources), "fit": fit, "verification": stages,
+            "all_stages_exact": all(s.get("passed") for s in stages), "build_s": round(wall, 1),
+            "status": result.status,
+            "command": "python " + shlex.join(["benchmarks/finn_cnv_cifar10.py", *sys.argv[1:]]),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS[1:]), choices=VARIANTS[1:])
+    parser.add_argument("--boards", nargs="+", default=list(BOARDS))
+    parser.add_argument("--abc-mapping", default="auto")
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--no-codegen", action="store_true")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--work", type=Path, default=ROOT / "outputs" / "cnv_cifar10")
+    parser.add_argument("--train-results", type=Path, default=ROOT / "benchmarks" / "results" / "cnv_cifar10")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "outputs" / "finn_cnv_cifar10")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "finn_cnv_cifar10")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    images = cifar_test_uint8(args.images)
+    rows = []
+    args.results.mkdir(parents=True, exist_ok=True)
+    for variant in args.variants:
+        if not (args.work / variant / "final.pt").is_file() or not (args.train_results / f"{variant}.json").is_file():
+            print(f"[finn_cnv_cifar10] {variant}: not trained yet, skipped", flush=True)
+            continue
+        for board in args.boards:
+            print(f"[finn_cnv_cifar10] {variant} on {board} ...", flush=True)
+            row = build_variant(variant, board, args, images)
+            (args.results / f"{variant}_{board}.json").write_text(json.dumps(row, indent=2) + "\n")
+            print(json.dumps({k: row[k] for k in ("variant", "board", "top1", "fps", "resources", "build_s",
+                                                    "all_stages_exact")}), flush=True)
+            rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
