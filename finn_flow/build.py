@@ -81,16 +81,19 @@ def _export_example(verify_inputs, example_input, input_scale) -> np.ndarray:
 def _resolve_preprocessing(model_or_path, preprocessing, input_scale):
     """``(preprocessing or None, input_scale)``: the recorded/given preprocessing wins over ``input_scale="auto"``
     (the graph then reads raw pixels, ``input_scale`` 1); an explicit different ``input_scale`` is an error."""
-    from finn_flow.preprocessing import check_preprocessing, checkpoint_preprocessing, is_plain_scaling
+    from finn_flow.preprocessing import (check_preprocessing, checkpoint_preprocessing, is_plain_scaling,
+                                         onnx_preprocessing)
 
     recorded = None
     if isinstance(model_or_path, (str, Path)) and Path(model_or_path).suffix == ".ckpt":
         recorded = checkpoint_preprocessing(model_or_path)
+    elif isinstance(model_or_path, (str, Path)) and Path(model_or_path).is_file():
+        recorded = onnx_preprocessing(model_or_path)
     if preprocessing is not None:
         preprocessing = check_preprocessing(preprocessing)
         if recorded is not None and recorded != preprocessing:
             raise ValueError(f"preprocessing={preprocessing} differs from the preprocessing recorded in "
-                             f"{model_or_path} at training ({recorded}); leave preprocessing unset to use the recorded one")
+                             f"{model_or_path} ({recorded}); leave preprocessing unset to use the recorded one")
     else:
         preprocessing = recorded
     if isinstance(input_scale, str) and input_scale != "auto":
@@ -203,7 +206,8 @@ def build(
         fit_capacity: with ``target_fps="max"``: resource counts replacing the board's (e.g. a synthetic budget).
         preprocessing: ``{"pixel_scale": s, "mean": [...], "std": [...]}``: the torch model sees
             ``(pixels * s - mean[c]) / std[c]`` (:mod:`finn_flow.preprocessing`); a checkpoint brings its own (the
-            datamodule's, recorded at training). The flow puts it in front of the model, so the accelerator reads
+            datamodule's, recorded at training), and so does a QONNX file exported with
+            ``export_qonnx(..., preprocessing=...)``. The flow puts it in front of the model, so the accelerator reads
             raw ``input_datatype`` pixels and verification runs from the raw pixels.
 
     Returns:
@@ -245,9 +249,6 @@ def build(
                              "YAML it was trained with> (the checkpoint holds weights, not the architecture)")
         model_or_path = load_checkpoint(model_or_path, config)
     torch_module = is_torch_module(model_or_path)
-    if preprocessing is not None and not torch_module:
-        raise ValueError(f"preprocessing={preprocessing!r} needs a torch model or an abc-train checkpoint; a QONNX "
-                         "file is built as exported (put the normalisation in the model before exporting it)")
     if torch_module:
         check_torch_model(model_or_path)  # before anything is written
         if verify_inputs is None and example_input is None:
@@ -276,7 +277,8 @@ def build(
                            abc_mapping=abc_mapping, verify_inputs=verify_inputs, example_input=example_input,
                            input_scale=input_scale, input_datatype=input_datatype,
                            allow_float_in_dataflow=allow_float_in_dataflow, folding_config_file=folding_config_file,
-                           codegen=codegen, summary=summary, fit=fit, fit_limits=fit_limits, fit_capacity=fit_capacity)
+                           codegen=codegen, summary=summary, fit=fit, fit_limits=fit_limits, fit_capacity=fit_capacity,
+                           preprocessing=None if torch_module else preprocessing)
     except BaseException as error:
         # a failed build must not look finished: no finn_flow_result.json, and a note saying why
         (out / "report" / "finn_flow_result.json").unlink(missing_ok=True)
@@ -286,7 +288,8 @@ def build(
 
 def _build_into(out: Path, model_or_path, torch_module: bool, board_info, *, clock_ns, target_fps, abc_mapping,
                 verify_inputs, example_input, input_scale, input_datatype, allow_float_in_dataflow,
-                folding_config_file, codegen, summary, fit, fit_limits, fit_capacity) -> BuildResult:
+                folding_config_file, codegen, summary, fit, fit_limits, fit_capacity,
+                preprocessing=None) -> BuildResult:
     """The build of :func:`build` into ``out`` (created, holding ``input/``), arguments already checked."""
     prepare_finn(out / "finn_tmp")
     if torch_module:
@@ -297,6 +300,14 @@ def _build_into(out: Path, model_or_path, torch_module: bool, board_info, *, clo
         check_bipolar_after_relu(model)
     else:
         model = load_qonnx(model_or_path)
+        if preprocessing is not None:  # recorded in the file (or given): the graph reads raw pixels from here on
+            from finn_flow.preprocessing import affine_constants
+            from finn_flow.transformations.insert_input_normalization import InsertInputNormalization
+
+            shape = model.get_tensor_shape(model.graph.input[0].name)
+            if len(shape) != 4:
+                raise ValueError(f"preprocessing needs image inputs [N, C, H, W]; the graph input has shape {shape}")
+            model = model.transform(InsertInputNormalization(*affine_constants(preprocessing, shape[1])))
         qonnx_path = out / "input" / "model_qonnx.onnx"
         model.save(str(qonnx_path))
 

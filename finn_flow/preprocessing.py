@@ -3,7 +3,8 @@
 A model trained here sees ``x[c] = (p * pixel_scale - mean[c]) / std[c]`` of raw pixels ``p`` (per channel c);
 ``lightning_modules``' datamodules record it as ``{"pixel_scale": s, "mean": [...], "std": [...]}`` (their
 ``preprocessing`` property) and ``ClassificationModule`` stores it in every checkpoint (``checkpoint["preprocessing"]``).
-``finn_flow.build`` puts it in front of the network as an explicit affine map
+``brevitas_abc.export_qonnx(..., preprocessing=...)`` records it in the QONNX file's metadata. ``finn_flow.build`` puts
+it in front of the network as an explicit affine map
 
     x = p * a + b,    a[c] = pixel_scale / std[c],    b[c] = -mean[c] / std[c]
 
@@ -62,6 +63,28 @@ def checkpoint_preprocessing(path: str | Path) -> dict | None:
     except Exception:  # noqa: BLE001 - an unreadable checkpoint is reported by the checkpoint loader
         return None
     return None if stored is None else check_preprocessing(stored, name=f"the preprocessing recorded in {path}")
+
+
+def onnx_preprocessing(path: str | Path) -> dict | None:
+    """The preprocessing ``brevitas_abc.export_qonnx(..., preprocessing=...)`` recorded in an ONNX file's metadata
+    (key ``"preprocessing"``, JSON, in the graph's or the model's ``metadata_props``), or None."""
+    import json
+
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - an unreadable file is reported by load_qonnx
+        return None
+    props = list(proto.metadata_props) + list(proto.graph.metadata_props)  # qonnx's ModelWrapper writes the graph's
+    stored = next((p.value for p in props if p.key == "preprocessing"), None)
+    if stored is None:
+        return None
+    try:
+        value = json.loads(stored)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"the preprocessing recorded in {path} is not JSON: {stored!r}") from error
+    return check_preprocessing(value, name=f"the preprocessing recorded in {path}")
 
 
 def affine_constants(preprocessing: dict, channels: int) -> tuple[np.ndarray, np.ndarray]:

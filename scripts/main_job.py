@@ -20,7 +20,6 @@ import torch
 from torch import nn
 
 import brevitas_abc
-from brevitas_abc.nn.constant_ops import AddConstant, MulConstant
 from lightning_modules.callbacks import LatentWeightClipping
 from lightning_modules.data import MNISTDataModule
 from lightning_modules.models import build_model
@@ -50,20 +49,13 @@ def step(index: int, text: str) -> None:
     print(f"\n[{index}/{STEPS}] {text}", flush=True)
 
 
-def with_pixel_normalisation(model: nn.Module, mean: float, std: float) -> nn.Module:
-    """``model`` behind ``x -> (x - mean) / std`` (as ``x * (1/std) + (-mean/std)``), for inputs in [0, 1]: the
-    form FINN gets, so the hardware takes raw pixels and streamlining folds the normalisation into the first
-    thresholds."""
-    return nn.Sequential(MulConstant(torch.tensor(1.0 / std)), AddConstant(torch.tensor(-mean / std)), model).eval()
-
-
 def run_finn(model: nn.Module, data: MNISTDataModule, args, out: Path):
     import finn_flow
 
     images = np.asarray(data.test_set.images[:args.finn_images])  # raw uint8 [N, 28, 28]
-    hw_model = with_pixel_normalisation(model, data.mean[0], data.std[0])
-    return finn_flow.build(hw_model, out, board=args.board, target_fps=args.target_fps, abc_mapping=args.mapping,
-                           verify_inputs=images, input_scale=1 / 255)
+    # the training preprocessing ((x / 255 - mean) / std) goes in front of the network: the hardware takes raw pixels
+    return finn_flow.build(model, out, board=args.board, target_fps=args.target_fps, abc_mapping=args.mapping,
+                           verify_inputs=images, preprocessing=data.preprocessing)
 
 
 def _share(used: float, capacity: int | None) -> str:

@@ -100,8 +100,12 @@ def _quiet_exporter():
         onnx_logger.setLevel(level)
 
 
+#: the ONNX metadata key ``export_qonnx(..., preprocessing=...)`` records the input preprocessing under (JSON)
+PREPROCESSING_KEY = "preprocessing"
+
+
 def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: float = 1e-4,
-                 quiet: bool = True) -> ExportReport:
+                 quiet: bool = True, preprocessing: dict | None = None) -> ExportReport:
     """Convert, export to QONNX at ``path``, execute the graph on ``example_input`` and compare with PyTorch.
 
     Args:
@@ -111,6 +115,9 @@ def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: floa
         path: the ``.onnx`` file to write.
         atol: largest allowed ``max |QONNX - PyTorch|``.
         quiet: hide the exporter's progress lines.
+        preprocessing: ``{"pixel_scale", "mean", "std"}`` the model's input was made with from raw pixels (a
+            datamodule's ``preprocessing``): recorded as JSON in the graph's metadata (key ``"preprocessing"``), where
+            ``finn_flow.build`` reads it to take raw pixels.
 
     Returns:
         An ``ExportReport``.
@@ -128,6 +135,10 @@ def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: floa
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
+    if preprocessing is not None and (not isinstance(preprocessing, dict)
+                                      or set(preprocessing) != {"pixel_scale", "mean", "std"}):
+        raise ValueError(f"preprocessing={preprocessing!r} is not allowed: expected a mapping with the keys "
+                         "pixel_scale, mean, std (a datamodule's preprocessing property)")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
@@ -140,6 +151,10 @@ def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: floa
     finally:
         model.train(was_training)
     wrapper = cleanup_model(ModelWrapper(str(path)))
+    if preprocessing is not None:
+        import json
+
+        wrapper.set_metadata_prop(PREPROCESSING_KEY, json.dumps(preprocessing))
     wrapper.save(str(path))
     op_types = check_standard_ops(wrapper)
     inputs = example_input.detach().cpu().numpy()

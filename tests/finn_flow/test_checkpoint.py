@@ -83,3 +83,30 @@ def test_the_build_applies_the_preprocessing_recorded_at_training(trained_run, t
     with pytest.raises(ValueError, match=r"differs from the preprocessing recorded in"):
         finn_flow.build(ckpt, tmp_path / "other", config=str(config), verify_inputs=images,
                         preprocessing={"pixel_scale": 1 / 255, "mean": [0.5], "std": [0.5]})
+
+
+def test_a_qonnx_file_exported_with_its_preprocessing_builds_from_raw_pixels(trained_run, tmp_path):
+    """export_qonnx(..., preprocessing=...) records mean/std in the graph's metadata; the build of the file inserts
+    Mul/Add after the input and verifies every stage from raw uint8 pixels."""
+    import torch
+
+    import brevitas_abc
+    from finn_flow.preprocessing import onnx_preprocessing, with_preprocessing
+    from lightning_modules.checkpoint import load_checkpoint
+
+    ckpt, config = trained_run
+    recorded = torch.load(ckpt, map_location="cpu", weights_only=False)["preprocessing"]
+    model = load_checkpoint(ckpt, config)
+    images = load_mnist("test")[0][:30, None]
+    pixels = torch.from_numpy(images.astype(np.float32))
+    normalised = (pixels / 255 - 0.1307) / 0.3081
+    brevitas_abc.export_qonnx(model, normalised[:1], tmp_path / "model.onnx", preprocessing=recorded)  # FINN: batch 1
+    assert onnx_preprocessing(tmp_path / "model.onnx") == recorded
+    result = finn_flow.build(tmp_path / "model.onnx", tmp_path / "build", verify_inputs=images, target_fps=1000,
+                             abc_mapping="fused", codegen=False, summary=False)
+    for row in result.verification:
+        assert row["argmax_agreement"] == 1.0 and row["max_abs_diff"] == 0.0, row
+    expected = np.load(tmp_path / "build" / "input" / "verify_expected.npy")  # the graph itself on raw pixels
+    with torch.no_grad():
+        reference = with_preprocessing(model, recorded, channels=1)(pixels).numpy().reshape(len(images), -1)
+    assert np.abs(expected - reference).max() <= 1e-4 and np.array_equal(expected.argmax(1), reference.argmax(1))
