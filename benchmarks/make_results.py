@@ -597,7 +597,8 @@ def section_calibration(results: Path, figures: Path) -> str:
         subsets = ", ".join(f"{k} {run[k]}" for k in ("train_subset", "cnv_train_subset", "test_subset",
                                                         "calibration_images", "finetune_lr", "cnv_float_epochs")
                             if k in run)
-        out.append(provenance(run) + f"  \n**Nets:** {', '.join(run['nets'])}; {subsets}.\n")
+        note = f"  \n**Note:** {run['note']}" if run.get("note") else ""
+        out.append(provenance(run) + f"  \n**Nets:** {', '.join(run['nets'])}; {subsets}.{note}\n")
     rows = [r for run in runs for r in run["rows"] if r["variant"] != "float"]
     for r in rows:
         if r["calibrated"] and r["variant"] == "ABC(5,5)":
