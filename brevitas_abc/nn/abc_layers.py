@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from brevitas_abc.core import ABCActQuant, ABCWeightQuant
+from brevitas_abc.core.export_guard import refuse_stock_export
 from brevitas_abc.nn.abc_export_form import ABCExportLayer, BipolarActBranch, binary_weight_layer
 from brevitas_abc.nn.abc_options import ABCLayerOptions
 from brevitas_abc.nn.constant_ops import channel_shaped
@@ -66,6 +67,7 @@ class ABCLayerMixin:
         return isinstance(self, nn.Conv2d)
 
     def forward(self, x: Tensor) -> Tensor:
+        refuse_stock_export(self, "ABC-Net quantisers")  # brevitas_abc.export_qonnx converts this layer first
         w_hat = self.weight_quant(self.weight)[0]
         if self.input_quant is None:
             out = self._op(x, w_hat, binary_input=False)

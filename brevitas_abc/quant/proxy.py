@@ -12,43 +12,15 @@ handler, and their forward refuses to run inside a Brevitas or torch ONNX export
 names the layer and points at ``brevitas_abc.export_qonnx`` (which first converts the layer to its exact M*N-branch
 export form).
 """
-import inspect
-
 import torch
-from brevitas import config as brevitas_config
 from brevitas.proxy import ActQuantProxyFromInjector, WeightQuantProxyFromInjector
 from torch import nn
 
-
-class ABCExportError(RuntimeError):
-    """A model still holding ABC Brevitas quantisers was exported with a stock exporter."""
+from brevitas_abc.core.export_guard import ABCExportError, refuse_stock_export  # noqa: F401 - re-exported
 
 
 class UnknownQuantizerOptionError(TypeError):
     """A keyword given to a layer for an ABC quantiser (``weight_*``/``input_*``) is not one of its options."""
-
-
-def _in_export() -> bool:
-    return brevitas_config._ONGOING_EXPORT is not None or torch.onnx.is_in_onnx_export()
-
-
-def qualified_layer_name(layer: nn.Module) -> str:
-    """``layer``'s qualified name in the outermost module found on the call stack (``'<unnamed>'`` if none).
-
-    Only used to word an error: the exporters call the model (``self``/``model``/``module`` locals), and the
-    outermost module that contains ``layer`` gives its name.
-    """
-    frame, best = inspect.currentframe(), None
-    while frame is not None:
-        for key in ("self", "model", "module"):
-            candidate = frame.f_locals.get(key)
-            if isinstance(candidate, nn.Module):
-                for name, module in candidate.named_modules():
-                    if module is layer:
-                        best = name or best or "<root>"
-                        break
-        frame = frame.f_back
-    return best if best is not None else "<unnamed>"
 
 
 def _check_options(quant_injector, allowed: tuple[str, ...], prefixes: str) -> None:
@@ -72,15 +44,8 @@ class _ABCProxyMixin:
     role = ""
 
     def _guard_export(self) -> None:
-        if _in_export():
-            layer = self.tracked_module_list[0] if self.tracked_module_list else None
-            name = qualified_layer_name(layer) if layer is not None else "<unnamed>"
-            raise ABCExportError(
-                f"layer {name!r} ({type(layer).__name__}) holds the ABC {self.role} quantiser "
-                f"{_injector_name(self.quant_injector)}, which Brevitas's exporters cannot express (they would keep "
-                "only sign(W) / one threshold). Export with brevitas_abc.export_qonnx(model, images, path): it "
-                "converts every ABC layer to its exact M*N-branch form of stock Brevitas layers and checks the "
-                "QONNX graph by executing it")
+        layer = self.tracked_module_list[0] if self.tracked_module_list else self
+        refuse_stock_export(layer, f"the ABC {self.role} quantiser {_injector_name(self.quant_injector)}")
 
     @property
     def export_mode(self):

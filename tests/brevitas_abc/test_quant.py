@@ -206,3 +206,12 @@ def test_brevitas_export_names_the_layer_and_the_right_exporter(tmp_path):
     with pytest.raises(ABCExportError, match=r"layer '1' \(QuantLinear\).*ABCWeightPerChannelFloat"):
         brevitas_export_qonnx(model.eval(), args=x, export_path=str(tmp_path / "stock.onnx"))
     assert model(x).shape == (2, 10)  # the model still runs after the refused export
+
+
+def test_brevitas_export_of_abc_layers_names_the_layer(tmp_path):
+    """The same guard for brevitas_abc's own ABCConv2d / ABCLinear (before: an opaque torch.export failure)."""
+    model = brevitas_abc.swap(nn.Sequential(nn.Conv2d(1, 4, 3), ExactBatchNorm2d(4), nn.Conv2d(4, 4, 3), nn.Flatten(),
+                                            nn.Linear(4 * 24 * 24, 10)), brevitas_abc.ABCConfig(), verbose=False)
+    x, _ = mnist_tensors("test", 2)
+    with pytest.raises(ABCExportError, match=r"layer '2' \(ABCConv2d\).*brevitas_abc\.export_qonnx"):
+        brevitas_export_qonnx(model.eval(), args=x, export_path=str(tmp_path / "stock.onnx"))
