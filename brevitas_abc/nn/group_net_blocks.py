@@ -20,6 +20,10 @@ pre-activation values). Its BatchNorms become ``ExactBatchNorm2d`` (bit-exact ex
 Identical copies would receive identical gradients and never diverge, so copy k
 starts from the k-th greedy residual of each float weight (``residual_binary_weights``); lambda_k = 1/K.
 
+Integer residual streams (``residual_bits = b``, ``brevitas_abc.nn.group_net_residual``): every residual sum,
+branch output and gate mix is put on one signed b-bit grid per block/group, so the whole decomposition is integer
+arithmetic plus thresholds (what ``finn_flow`` builds with AddStreams and DuplicateStreams).
+
 Which blocks can be decomposed: the residual block types registered with ``register_group_block``
 (the zoo registers its ResNet ``BasicBlock`` and ``Bottleneck``); anything else is an error listing them.
 """
@@ -32,6 +36,7 @@ from brevitas_abc.nn.constant_ops import MulConstant
 from brevitas_abc.nn.exact_batchnorm import ExactBatchNorm2d
 from brevitas_abc.nn.group_net_binary import BinaryConv2d, check_num_bases, residual_binary_weights
 from brevitas_abc.nn.layer_counts import LayerCounts
+from brevitas_abc.nn.group_net_residual import check_residual_bits, quantise_block_outputs, residual_quant
 
 _GROUP_BLOCKS: list[type] = []
 
@@ -106,9 +111,17 @@ def _decomposition_counts(module: nn.Module, copies) -> LayerCounts:
 class GroupNetBlock(nn.Module):
     """Eq. 5: ``sum_k lambda_k G_k(x)`` over K binary copies of one residual block.
 
+    With ``residual_bits = b``: ``y = sum_k Q(lambda_k G_k(Q(x)))``, every residual sum inside ``G_k`` on Q's grid
+    too (``group_net_residual``).
+
     Args:
         block: a float residual block of a registered type.
         num_bases: K >= 1.
+        residual_bits: None (float residual streams) or b in 2..8 (signed b-bit integer streams, one learned scale).
+
+    >>> from brevitas_abc.models.resnet import BasicBlock
+    >>> GroupNetBlock(BasicBlock(4, 4), num_bases=2, residual_bits=4)(torch.randn(1, 4, 6, 6)).shape
+    torch.Size([1, 4, 6, 6])
 
     Implements ``brevitas_abc.nn.protocol.BinaryLayer`` (family ``"group_net"``, decomposition ``"block"``).
     """
@@ -116,11 +129,16 @@ class GroupNetBlock(nn.Module):
     family = "group_net"
     decomposition = "block"
 
-    def __init__(self, block: nn.Module, num_bases: int = 4):
+    def __init__(self, block: nn.Module, num_bases: int = 4, residual_bits: int | None = None):
         super().__init__()
         check_num_bases(num_bases)
         check_group_block(block)
+        self.residual_bits = check_residual_bits(residual_bits)
+        self.quant = None if residual_bits is None else residual_quant(residual_bits)
         self.copies = nn.ModuleList(binary_copy(block, k, num_bases) for k in range(num_bases))
+        if self.quant is not None:
+            for copy_ in self.copies:
+                quantise_block_outputs(copy_, self.quant)
         self.scales = nn.Parameter(torch.full((num_bases,), 1.0 / num_bases))
 
     @property
@@ -128,7 +146,14 @@ class GroupNetBlock(nn.Module):
         return len(self.copies)
 
     def forward(self, x: Tensor) -> Tensor:
-        return sum(scale * copy_(x) for scale, copy_ in zip(self.scales, self.copies))
+        if self.quant is None:
+            return sum(scale * copy_(x) for scale, copy_ in zip(self.scales, self.copies))
+        x = self.quant(x)
+        out = None
+        for scale, copy_ in zip(self.scales, self.copies):
+            term = self.quant(scale * copy_(x))
+            out = term if out is None else out + term
+        return out
 
     def summary_counts(self) -> LayerCounts:
         return _decomposition_counts(self, self.copies)
@@ -151,6 +176,14 @@ class GroupNetGroup(nn.Module):
         gates: learn one sigmoid fusion gate between each pair of consecutive blocks (dynamic
             decomposition); False gives independent branches (plain eq. 6).
         gate_init: initial gate value ``g`` in (0, 1) (``theta = logit(g)``).
+        residual_bits: None (float residual streams) or b in 2..8: the input, every residual sum, every gate mix
+            ``Q(g h_k) + Q((1 - g)/K sum_j h_j)`` and every scaled branch output ``Q(lambda_k h_k)`` on one signed
+            b-bit grid (``group_net_residual``).
+
+    >>> from brevitas_abc.models.resnet import BasicBlock
+    >>> group = GroupNetGroup([BasicBlock(4, 4), BasicBlock(4, 4)], num_bases=2, residual_bits=4)
+    >>> group(torch.randn(1, 4, 6, 6)).shape
+    torch.Size([1, 4, 6, 6])
 
     Implements ``brevitas_abc.nn.protocol.BinaryLayer`` (family ``"group_net"``, decomposition ``"group"``).
     """
@@ -158,7 +191,8 @@ class GroupNetGroup(nn.Module):
     family = "group_net"
     decomposition = "group"
 
-    def __init__(self, blocks, num_bases: int = 4, gates: bool = True, gate_init: float = 0.5):
+    def __init__(self, blocks, num_bases: int = 4, gates: bool = True, gate_init: float = 0.5,
+                 residual_bits: int | None = None):
         super().__init__()
         check_num_bases(num_bases)
         blocks = list(blocks)
@@ -168,8 +202,14 @@ class GroupNetGroup(nn.Module):
             check_group_block(block, f"blocks[{i}]")
         if not isinstance(gate_init, (int, float)) or not 0.0 < gate_init < 1.0:
             raise ValueError(f"gate_init={gate_init!r} is not allowed: expected a float in (0, 1)")
+        self.residual_bits = check_residual_bits(residual_bits)
+        self.quant = None if residual_bits is None else residual_quant(residual_bits)
         self.branches = nn.ModuleList(
             nn.Sequential(*(binary_copy(block, k, num_bases) for block in blocks)) for k in range(num_bases))
+        if self.quant is not None:
+            for branch in self.branches:
+                for copy_ in branch:
+                    quantise_block_outputs(copy_, self.quant)
         self.scales = nn.Parameter(torch.full((num_bases,), 1.0 / num_bases))
         logit = float(torch.logit(torch.tensor(float(gate_init))))
         self.gate_logits = nn.Parameter(torch.full((len(blocks) - 1,), logit)) if gates and len(blocks) > 1 else None
@@ -184,6 +224,10 @@ class GroupNetGroup(nn.Module):
         return None if self.gate_logits is None else torch.sigmoid(self.gate_logits)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.quant is not None:
+            gates = self.gates
+            mixes = [] if gates is None else [(g, (1 - g) / self.num_bases) for g in gates]
+            return quantised_group_forward(x, self.branches, self.quant, self.scales, mixes)
         hs = [x] * self.num_bases
         gates = self.gates
         num_blocks = len(self.branches[0])
@@ -204,24 +248,61 @@ class GroupNetGroup(nn.Module):
     def to_export_form(self) -> "GroupNetGroupExport":
         """Branches in export form; gates ``g_i`` and ``1 - g_i`` as constants computed here by torch (a
         constant-folded ONNX ``Sigmoid`` may round differently, and a sign follows)."""
+        if self.quant is not None:
+            # one deepcopy of branches and quantiser together keeps the quantiser shared
+            branches, quant = copy.deepcopy((self.branches, self.quant))
+            gates = self.gates
+            mixes = [] if gates is None else [(MulConstant(g), MulConstant((1 - g) / self.num_bases)) for g in gates]
+            return GroupNetGroupExport(_export_children(branches), [MulConstant(s) for s in self.scales], mixes,
+                                       quant)
         branches = _export_children(copy.deepcopy(self.branches))
         gates = self.gates
         mixes = [] if gates is None else [(MulConstant(g), MulConstant(1 - g)) for g in gates]
         return GroupNetGroupExport(branches, [MulConstant(s) for s in self.scales], mixes)
 
 
+def quantised_group_forward(x: Tensor, branches, quant: nn.Module, scales, mixes) -> Tensor:
+    """The group-wise forward on integer streams (``group_net_residual``), shared by training and export form.
+
+    ``scales[k]`` and ``mixes[i] = (g_i, (1 - g_i)/K)`` are tensors (training) or ``MulConstant`` modules (export);
+    both multiply in the same order, so both compute the same floats.
+    """
+    mul = lambda c, v: c(v) if isinstance(c, nn.Module) else c * v  # noqa: E731
+    hs = [quant(x)] * len(branches)
+    num_blocks = len(branches[0])
+    for i in range(num_blocks):
+        hs = [branch[i](h) for branch, h in zip(branches, hs)]
+        if i < min(num_blocks - 1, len(mixes)):
+            total = hs[0]
+            for h in hs[1:]:
+                total = total + h
+            gate, rest = mixes[i]
+            shared = quant(mul(rest, total))
+            hs = [quant(mul(gate, h)) + shared for h in hs]
+    out = None
+    for scale, h in zip(scales, hs):
+        term = quant(mul(scale, h))
+        out = term if out is None else out + term
+    return out
+
+
 class GroupNetGroupExport(nn.Module):
-    """Export form of ``GroupNetGroup``: the same computation with constant scales and gates."""
+    """Export form of ``GroupNetGroup``: the same computation with constant scales and gates (and, with integer
+    residual streams, the shared stream quantiser ``quant``; then the mixes are ``(g, (1 - g)/K)``)."""
 
     def __init__(self, branches: nn.ModuleList, scales: list[MulConstant],
-                 mixes: list[tuple[MulConstant, MulConstant]]):
+                 mixes: list[tuple[MulConstant, MulConstant]], quant: nn.Module | None = None):
         super().__init__()
         self.branches = branches
         self.scales = nn.ModuleList(scales)
         self.gate = nn.ModuleList(m for m, _ in mixes)
         self.one_minus_gate = nn.ModuleList(m for _, m in mixes)
+        self.quant = quant
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.quant is not None:
+            return quantised_group_forward(x, self.branches, self.quant, list(self.scales),
+                                           list(zip(self.gate, self.one_minus_gate)))
         num_bases, hs = len(self.branches), [x] * len(self.branches)
         num_blocks = len(self.branches[0])
         for i in range(num_blocks):

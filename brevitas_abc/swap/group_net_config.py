@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from brevitas_abc.nn.group_net_binary import check_num_bases
 from brevitas_abc.nn.group_net_integer import check_branch_scale_bits
+from brevitas_abc.nn.group_net_residual import check_residual_bits
 
 MODES = ("layer", "block", "group")
 
@@ -66,11 +67,18 @@ class GroupNetLayerConfig(GroupNetConfigBase):
 @dataclass(frozen=True)
 class GroupNetBlockConfig(GroupNetConfigBase):
     """Block-wise decomposition (eq. 5): ``num_bases`` binary copies of each registered residual block;
-    ``keep_first`` / ``keep_last`` (default False) keep the first / last block float."""
+    ``keep_first`` / ``keep_last`` (default False) keep the first / last block float; ``residual_bits`` None (float
+    residual streams) or b in 2..8: every residual sum and branch output on one signed b-bit integer grid per block
+    (a Brevitas activation quantiser), the form FINN builds integer-only (``brevitas_abc.nn.group_net_residual``)."""
 
     mode: ClassVar[str] = "block"
     keep_first: bool = False
     keep_last: bool = False
+    residual_bits: int | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_residual_bits(self.residual_bits)
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,9 @@ class GroupNetGroupConfig(GroupNetConfigBase):
         gates: learn the soft fusion gates between consecutive blocks (dynamic decomposition).
         gate_init: initial gate value in (0, 1).
         keep_first, keep_last: keep the first / last stage float (default False).
+        residual_bits: None (float residual streams) or b in 2..8: every residual sum, branch output and gate mix
+            on one signed b-bit integer grid per group (a Brevitas activation quantiser), the form FINN builds
+            integer-only (``brevitas_abc.nn.group_net_residual``).
     """
 
     mode: ClassVar[str] = "group"
@@ -89,9 +100,11 @@ class GroupNetGroupConfig(GroupNetConfigBase):
     gate_init: float = 0.5
     keep_first: bool = False
     keep_last: bool = False
+    residual_bits: int | None = None
 
     def __post_init__(self):
         super().__post_init__()
+        check_residual_bits(self.residual_bits)
         _check_bool(self, "gates")
         if isinstance(self.gate_init, bool) or not isinstance(self.gate_init, (int, float)) \
                 or not 0.0 < self.gate_init < 1.0:

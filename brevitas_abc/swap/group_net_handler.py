@@ -47,12 +47,13 @@ def layer_replace(module: nn.Module, config: GroupNetLayerConfig) -> nn.Module:
 
 def block_replace(module: nn.Module, config: GroupNetBlockConfig) -> nn.Module:
     _check_finite(module)
-    return GroupNetBlock(module, config.num_bases)
+    return GroupNetBlock(module, config.num_bases, residual_bits=config.residual_bits)
 
 
 def group_replace(module: nn.Module, config: GroupNetGroupConfig) -> nn.Module:
     _check_finite(module)
-    return GroupNetGroup(module, config.num_bases, gates=config.gates, gate_init=config.gate_init)
+    return GroupNetGroup(module, config.num_bases, gates=config.gates, gate_init=config.gate_init,
+                         residual_bits=config.residual_bits)
 
 
 def _blocks_text() -> str:
