@@ -87,7 +87,8 @@ class ABCActQuantProxyFromInjector(_ABCProxyMixin, ActQuantProxyFromInjector):
     role = "activation"
 
     def __init__(self, quant_layer: nn.Module, quant_injector) -> None:
-        _check_options(quant_injector, ACT_OPTIONS, "'input_' (QuantConv2d, QuantLinear) or none (QuantIdentity, QuantReLU, ...)")
+        _check_options(quant_injector, ACT_OPTIONS,
+                       "'input_' (QuantConv2d, QuantLinear) or none (QuantIdentity, QuantReLU, ...)")
         super().__init__(quant_layer, quant_injector)
         self.skip_create_quant_tensor = True
 
