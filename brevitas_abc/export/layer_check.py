@@ -30,7 +30,7 @@ TIE_ATOL = 1e-5
 
 @dataclass
 class BinarizerTap:
-    """PyTorch's view of one binarizer: the layer's name, threshold input ``u`` and decision ``sign`` (+-1)."""
+    """PyTorch's view of one binarizer: the layer's name, threshold input ``u`` and decision ``sign`` (+-1, int8)."""
 
     layer: str
     u: np.ndarray
@@ -61,42 +61,63 @@ def _taps_of(name: str, module: nn.Module, x: torch.Tensor) -> list[BinarizerTap
     input_quant = getattr(module, "input_quant", None)
     if input_quant is not None and callable(getattr(input_quant, "branches", None)):  # ABC activation bases
         signs = input_quant.branches(x)
-        return [BinarizerTap(name, (x + torch.tensor(float(v) - 0.5)).numpy(), signs[n].numpy())
+        return [BinarizerTap(name, (x + torch.tensor(float(v) - 0.5)).numpy(), signs[n].numpy().astype(np.int8))
                 for n, v in enumerate(input_quant.shifts.detach())]
     threshold = getattr(module, "act_threshold", None)
     if threshold is not None and callable(getattr(module, "binarize_input", None)):  # Group-Net
         u = x + threshold.detach().view(1, -1, *([1] * (x.dim() - 2)))
-        return [BinarizerTap(name, u.numpy(), torch.where(u >= 0, 1.0, -1.0).numpy())]
+        return [BinarizerTap(name, u.numpy(), np.where(u.numpy() >= 0, 1, -1).astype(np.int8))]
     return None
 
 
 def run_with_binarizer_taps(model: nn.Module, example_input: torch.Tensor) -> tuple[np.ndarray, list[BinarizerTap]]:
-    """``model(example_input)`` (no grad, the model's current mode) and every binarizer's tap in execution order."""
+    """``model(example_input)`` (no grad, the model's current mode) and every binarizer's tap in execution order.
+
+    ABC layers are tapped by a forward pre-hook (their input); Group-Net layers at ``binarize_input``, which their
+    containers call directly (one call per branch).
+    """
     taps: list[BinarizerTap] = []
-    handles = []
+    handles, patched = [], []
 
     def hook(name):
         def record(module, args):
             taps.extend(_taps_of(name, module, args[0].detach().cpu()) or [])
         return record
 
+    def recording(name, module, original):
+        def binarize_input(x):
+            taps.extend(_taps_of(name, module, x.detach().cpu()) or [])
+            return original(x)
+        return binarize_input
+
     for name, module in model.named_modules():
-        if _binarizes(module):
+        input_quant = getattr(module, "input_quant", None)
+        if input_quant is not None and callable(getattr(input_quant, "branches", None)):
             handles.append(module.register_forward_pre_hook(hook(name)))
+        elif getattr(module, "act_threshold", None) is not None and callable(getattr(module, "binarize_input", None)):
+            module.binarize_input = recording(name, module, module.binarize_input)
+            patched.append(module)
     try:
         with torch.no_grad():
             out = model(example_input)
     finally:
         for handle in handles:
             handle.remove()
-    return out.detach().cpu().numpy(), taps
+        for module in patched:
+            del module.binarize_input  # the class's method again
+    return out.detach().cpu().numpy(), _without_repeats(taps)
 
 
-def _binarizes(module: nn.Module) -> bool:
-    input_quant = getattr(module, "input_quant", None)
-    if input_quant is not None and callable(getattr(input_quant, "branches", None)):
-        return True
-    return getattr(module, "act_threshold", None) is not None and callable(getattr(module, "binarize_input", None))
+def _without_repeats(taps: list[BinarizerTap]) -> list[BinarizerTap]:
+    """Drop a tap equal to an earlier one of the same parent module (e.g. Group-Net branches whose thresholds are
+    all equal: the exporter emits one ``Add -> BipolarQuant`` for them)."""
+    kept: list[BinarizerTap] = []
+    for tap in taps:
+        parent = tap.layer.rpartition(".")[0]
+        if not any(k.layer.rpartition(".")[0] == parent and k.u.shape == tap.u.shape and np.array_equal(k.u, tap.u)
+                   for k in kept):
+            kept.append(tap)
+    return kept
 
 
 def activation_binarizers(model_wrapper) -> list:

@@ -160,6 +160,8 @@ def test_resnet_group_net_export_matches_pytorch_on_cifar(tmp_path, cifar, mode,
     calibrate(model, cifar)
     report = export_qonnx(model, cifar, tmp_path / f"{mode}.onnx", atol=1e-4)
     assert report.max_abs_diff <= 1e-4 and report.argmax_agreement == 1.0
+    if mode == "layer":  # every binarizer checked layer by layer (block/group: the output check alone)
+        assert report.binarizers_checked == sum(isinstance(m, BinaryConv2d) for m in model.modules())
     assert "BipolarQuant" in report.op_types
 
 
