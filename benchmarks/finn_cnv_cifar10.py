@@ -52,7 +52,10 @@ def preprocessing() -> dict:
 
 
 def resource_totals(resources: dict) -> dict:
-    totals = {}
+    """FINN's ``total`` row of ``estimate_layer_resources.json`` (or the sum over layers where it is absent)."""
+    if isinstance(resources.get("total"), dict):
+        return {k: float(v) for k, v in resources["total"].items()}
+    totals: dict[str, float] = {}
     for layer in resources.values():
         if isinstance(layer, dict):
             for key in ("LUT", "BRAM_18K", "URAM", "DSP"):
