@@ -38,8 +38,8 @@ INJECTOR_NOTE = "raised an exception: DependencyError"
 
 
 def _resolve_lazy_exports(package: str) -> None:
-    """``lightning_modules`` imports its ``__all__`` on first use (module ``__getattr__``); pdoc looks names up
-    in the module's ``__dict__``, so resolve them there first."""
+    """``lightning_modules`` (and ``lightning_modules.data``) import their ``__all__`` on first use (module
+    ``__getattr__``); pdoc looks names up in the module's ``__dict__``, so resolve them there first."""
     import importlib
 
     module = importlib.import_module(package)
@@ -89,10 +89,9 @@ def build_api_docs(output_dir: Path) -> list[str]:
     import pdoc.render
 
     _tolerate_brevitas_injectors(pdoc.doc)
-    for package in PACKAGES:
-        _resolve_lazy_exports(package)
     modules = all_modules()
     for name in modules:
+        _resolve_lazy_exports(name)
         _resolve_inherited_annotations(name)
     pdoc.render.configure(docformat="google", show_source=False, footer_text="brevitas-abc API reference")
     with warnings.catch_warnings(record=True) as caught:
