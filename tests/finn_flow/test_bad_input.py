@@ -104,13 +104,15 @@ def test_group_net_block_and_group_modes_are_refused_by_name(tmp_path, mode):
 
 def test_bipolar_quant_right_after_relu_is_refused_by_name(tmp_path):
     # an ABC shift v = 0.5 is sign(x) on the kept ReLU's output (the "centered" preset no longer has one)
+    # (v = 0.5 first: export_qonnx's layer-by-layer check pairs binarizers by graph order, and the v = 0.5 base has
+    # no Add node, so listed second its BipolarQuant precedes the first base's in the graph and the pairing fails)
     from torch import nn
 
     from brevitas_abc import ABCConfig, swap
 
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(),
                           nn.Linear(8, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 4, bias=False))
-    model = swap(model, ABCConfig(num_weight_bases=2, num_act_bases=2, act_shifts=(-0.2, 0.5)), verbose=False).eval()
+    model = swap(model, ABCConfig(num_weight_bases=2, num_act_bases=2, act_shifts=(0.5, -0.2)), verbose=False).eval()
     with pytest.raises(finn_flow.UnsupportedOpError, match=r"BipolarQuant_\d+ \(reads Relu"):
         finn_flow.build(model, tmp_path / "out", example_input=np.zeros((1, 16), np.float32), input_scale=None)
     _no_success(tmp_path / "out")
