@@ -16,6 +16,14 @@ activation quantisers from statistics:
    output channel to it (exact away from padded borders).
 3. The BatchNorm statistics are re-estimated once more on the whole calibrated network.
 
+Before all that (``weight_shifts=True``, no data needed), each ABC layer's weight shifts ``u_m`` are fitted to its
+own weights: ABC's bases ``B_m = sign(W - mean + u_m std)`` make ``sum_m alpha_m B_m`` an (M+1)-level quantiser
+with thresholds ``mean - u_m std`` (DESIGN 1, thermometer code), so the thresholds are put where the minimum
+squared-error (Lloyd-Max) (M+1)-level quantiser of the standardised weights ``(W - mean) / std`` (pooled over the
+layer's groups) puts them, ``u_m = -t_m``; alpha stays the least-squares fit. The default shifts (evenly over
+[-1, 1]) give every weight beyond one standard deviation the same level; on a CIFAR-10 CNV (float 74.4 %, 1,000
+test images) weights-only ABC(5, None) kept 53.1 % with them and 72.7 % with fitted shifts.
+
 Layers with full-precision activations (N = None) need nothing: their alpha is the least-squares fit of the
 float weight already.
 """
@@ -39,11 +47,13 @@ class CalibrationReport:
 
     layers: list[tuple[str, ActFit]] = field(default_factory=list)
     images: int = 0
+    weight_layers: int = 0
     brevitas_quantizers: int = 0
     batchnorms: int = 0
 
     def __str__(self) -> str:
-        lines = [f"calibrate: {len(self.layers)} ABC activation(s) on {self.images} inputs, "
+        lines = [f"calibrate: {self.weight_layers} ABC weight shift set(s), {len(self.layers)} ABC activation(s) "
+                 f"on {self.images} inputs, "
                  f"{self.brevitas_quantizers} Brevitas quantiser(s) by calibration_mode, "
                  f"{self.batchnorms} BatchNorm(s) re-estimated"]
         for name, fit in self.layers:
@@ -116,6 +126,25 @@ def _brevitas_calibration(model: nn.Module, inputs: list[Tensor]) -> int:
     return len(collecting)
 
 
+@torch.no_grad()
+def _fit_weight_shifts(model: nn.Module) -> int:
+    """Set each ABC layer's weight shifts to the Lloyd-Max thresholds of its standardised weights; returns how many."""
+    from brevitas_abc.calibration.act_fit import quantiser_levels
+
+    count = 0
+    for module in model.modules():
+        if not isinstance(module, ABCLayerMixin):
+            continue
+        quant = module.weight_quant
+        groups = quant._groups(module.weight.detach())
+        std = groups.std(dim=1, keepdim=True)
+        standardised = (groups - groups.mean(dim=1, keepdim=True)) / torch.where(std > 0, std, torch.ones_like(std))
+        _, thresholds = quantiser_levels(standardised, quant.num_bases, "lloyd")
+        quant.shifts.copy_((-thresholds).flip(0).to(quant.shifts))  # B_m = sign(z + u_m): threshold z = -u_m
+        count += 1
+    return count
+
+
 def _subsample(values: Tensor, max_samples: int, generator: torch.Generator) -> Tensor | None:
     if values.numel() <= max_samples:
         return None
@@ -139,7 +168,7 @@ def _set_fit(layer: nn.Module, fit: ActFit, x: Tensor, y: Tensor) -> float:
 
 
 def calibrate(model: nn.Module, batches: Iterable, reference: nn.Module | None = None, method: str = "lloyd",
-              clip: float = 1e-3, max_samples: int = 1 << 20, seed: int = 0,
+              clip: float = 1e-3, max_samples: int = 1 << 20, seed: int = 0, weight_shifts: bool = True,
               verbose: bool = True) -> CalibrationReport:
     """Calibrate a swapped model's ABC activations (shifts and betas), Brevitas quantisers and BatchNorms.
 
@@ -155,6 +184,8 @@ def calibrate(model: nn.Module, batches: Iterable, reference: nn.Module | None =
         clip: fraction of the sample left outside the observed range at each end ("uniform", and Lloyd's start).
         max_samples: values per layer used for the fit (a seeded random subset beyond that).
         seed: seed of that subset.
+        weight_shifts: fit every ABC layer's weight shifts to its weights (Lloyd-Max thresholds of the standardised
+            weights; see the module docstring).
         verbose: print the report (it is always logged at INFO level on ``brevitas_abc.calibration``).
 
     Returns:
@@ -176,8 +207,10 @@ def calibrate(model: nn.Module, batches: Iterable, reference: nn.Module | None =
     try:
         model.eval()
         report.brevitas_quantizers = _brevitas_calibration(model, inputs)
+        if weight_shifts:
+            report.weight_layers = _fit_weight_shifts(model)
         layers = _abc_layers_in_forward_order(model, inputs)
-        if not layers and not report.brevitas_quantizers:
+        if not layers and not report.brevitas_quantizers and not report.weight_layers:
             raise ValueError(f"{type(model).__name__} has no ABC layer with binary activations and no Brevitas "
                              "activation quantiser to calibrate (swap it with an ABCConfig first)")
         ref_modules = dict(reference.named_modules()) if reference is not None else {}

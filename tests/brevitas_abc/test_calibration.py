@@ -101,3 +101,23 @@ def test_bad_calibration_arguments_are_named():
         calibrate(model, [torch.randn(8, 4)], reference=nn.Sequential(nn.Linear(4, 4)))
     with pytest.raises(ValueError, match="no ABC layer with binary activations"):
         calibrate(nn.Sequential(nn.Linear(4, 2)), [torch.randn(8, 4)])
+
+
+def test_fitted_weight_shifts_approximate_heavy_tailed_weights_better():
+    """Lloyd-Max thresholds of the standardised weights beat the default shifts (evenly over [-1, 1] std), which
+    give every weight beyond one standard deviation the same level."""
+    torch.manual_seed(0)
+    layer = nn.Linear(256, 64)
+    with torch.no_grad():
+        layer.weight.copy_(torch.distributions.Laplace(0.0, 0.05).sample(layer.weight.shape))
+    model = brevitas_abc.swap(nn.Sequential(layer), brevitas_abc.ABCConfig(5, None, keep_first=False,
+                                                                           keep_last=False), verbose=False)
+
+    def relative_error():
+        w = model[0].weight
+        return float((model[0].weight_quant(w)[0] - w).norm() / w.norm())
+
+    before = relative_error()
+    report = calibrate(model, [torch.randn(32, 256)], verbose=False)
+    assert report.weight_layers == 1 and report.layers == []
+    assert relative_error() < 0.8 * before, (relative_error(), before)
