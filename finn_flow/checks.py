@@ -5,7 +5,7 @@ hardware layers both before and after it cannot be placed (FINN would cut the ac
 partitions or fail with a cryptic partitioning error), so we name it. Non-hardware nodes at the start
 or end run on the host and are listed. ``float_tensors_in`` lists FLOAT32 tensors of a dataflow
 partition (streams and parameters). ``check_torch_model`` refuses, before export, the module kinds the flow
-does not lower (Group-Net block/group decompositions), naming each; ``check_bipolar_after_relu`` refuses a
+does not lower (Group-Net block/group decompositions with float residual streams), naming each; ``check_bipolar_after_relu`` refuses a
 QONNX pattern FINN's converter gets wrong.
 """
 
@@ -112,35 +112,39 @@ def _first_five(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
-#: layer kinds the flow does not lower, keyed by the layer protocol's ``(family, decomposition)``
-#: (``brevitas_abc.nn.protocol.BinaryLayer``), with what to use instead
-NOT_LOWERED = {
+#: layer kinds the flow lowers only with integer residual streams (``residual_bits``), keyed by the layer protocol's
+#: ``(family, decomposition)`` (``brevitas_abc.nn.protocol.BinaryLayer``), with what they are
+NEEDS_INTEGER_RESIDUALS = {
     ("group_net", "block"): "Group-Net mode='block'",
     ("group_net", "group"): "Group-Net mode='group'",
 }
 
 
 def check_torch_model(model) -> None:
-    """Refuse a torch model holding layers the flow does not lower (:data:`NOT_LOWERED`).
+    """Refuse a torch model holding layers the flow does not lower, naming each.
 
     Layers are recognised through the layer protocol (``family`` and ``decomposition`` of every
-    ``BinaryLayer``), not by class names. Group-Net's block and group decompositions add float residual streams
-    and gate-weighted branch sums that no FINN layer takes (FINN's AddStreams needs integer streams); without
-    this check the build would fail deep in streamlining with an assertion about a MultiThreshold node.
+    ``BinaryLayer``), not by class names. Group-Net's block and group decompositions with float residual streams
+    (``residual_bits=None``) add float tensors and gate-weighted branch sums that no FINN layer takes (FINN's adds
+    need integer streams); without this check the build would fail deep in streamlining with an assertion about a
+    MultiThreshold node. With ``residual_bits`` they are integer throughout and are built
+    (``brevitas_abc.nn.group_net_residual``).
 
     Raises:
         UnsupportedOpError: naming each such module and the supported alternative.
     """
     from brevitas_abc.nn.protocol import binary_layers
 
-    found = [f"{name or '<model>'} ({type(m).__name__}: {NOT_LOWERED[(m.family, m.decomposition)]})"
-             for name, m in binary_layers(model) if (m.family, m.decomposition) in NOT_LOWERED]
+    found = [f"{name or '<model>'} ({type(m).__name__}: {NEEDS_INTEGER_RESIDUALS[(m.family, m.decomposition)]}, "
+             "residual_bits=None)"
+             for name, m in binary_layers(model)
+             if (m.family, m.decomposition) in NEEDS_INTEGER_RESIDUALS and getattr(m, "residual_bits", None) is None]
     if found:
         raise UnsupportedOpError(
-            f"these modules cannot be lowered to FINN hardware layers yet: {_first_five(found)}. Their residual "
-            "streams and gated branch sums "
-            "are float. Supported Group-Net form: GroupNetConfig(mode='layer', branch_scale_bits=2..4) (parallel "
-            "binary branches per layer, summed in integers).")
+            f"these modules cannot be lowered to FINN hardware layers: {_first_five(found)}. Their residual "
+            "streams and gated branch sums are float, and FINN adds only integer streams. Train them with integer "
+            "residual streams: GroupNetConfig(mode='block' or 'group', residual_bits=2..8) (or use "
+            "GroupNetConfig(mode='layer', branch_scale_bits=2..4)).")
 
 
 def check_bipolar_after_relu(model: ModelWrapper) -> None:

@@ -28,8 +28,10 @@ from finn_flow.transformations import (
     AbsorbReluIntoMultiThreshold,
     AbsorbZeroPadIntoIm2Col,
     ConvertBipolarThresholdsToBinary,
+    ConvertGlobalReduceMeanToGlobalAveragePool,
     ConvertPadValueToBorderBias,
     DuplicateLinearBeforeForkedThresholds,
+    ConvertSignedQuantAfterReluToUnsigned,
     DuplicateSharedBipolarThresholds,
     DuplicateSharedWeightQuantizers,
     ConvertGemmsToMatMul,
@@ -103,6 +105,12 @@ def step_duplicate_shared_weight_quantizers(model: ModelWrapper, cfg) -> ModelWr
     return model.transform(DuplicateSharedWeightQuantizers())
 
 
+def step_convert_signed_quant_after_relu(model: ModelWrapper, cfg) -> ModelWrapper:
+    """A signed ``Quant`` reading a ``Relu`` (Group-Net's first integer residual stream) -> the equal unsigned one
+    FINN's converter accepts (:class:`ConvertSignedQuantAfterReluToUnsigned`; exact)."""
+    return model.transform(ConvertSignedQuantAfterReluToUnsigned())
+
+
 def step_map_abc_branches(model: ModelWrapper, cfg) -> ModelWrapper:
     """Map ABC branch sums (DESIGN.md 1.3) as ``cfg.abc_mapping`` says.
 
@@ -127,6 +135,24 @@ def step_map_abc_branches(model: ModelWrapper, cfg) -> ModelWrapper:
     _write_report(cfg, "abc_mapping.json", {
         "mapping": cfg.abc_mapping, "integer_branch_sums": mapped, "float_branch_sums": rewrite.left_float})
     return model
+
+
+def step_move_scales_past_residual_adds(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Integer residual streams (Group-Net ``residual_bits``): a spatial ``ReduceMean`` becomes ``GlobalAveragePool``
+    (:class:`ConvertGlobalReduceMeanToGlobalAveragePool`, so streamlining moves the stream's scale past it); every
+    ``Add`` of two streams that carry the same
+    scale ``Mul(s)`` becomes ``Mul(s)`` after an integer ``Add`` (FINN's ``MoveMulPastJoinAdd``, which splits a
+    forked ``Mul`` per consumer first, so the forked residual graphs of FINN issue 881 stay intact), repeated until
+    nothing moves. Exact for the power-of-two ``s`` of ``SignedIntActPerTensorPoT``: ``s n_1 + s n_2 = s (n_1 + n_2)``
+    in float32. The adds then take integer streams (``ElementwiseAdd``) and ``s`` moves into the next thresholds."""
+    from finn.transformation.streamline.reorder import MoveMulPastJoinAdd
+
+    model = model.transform(ConvertGlobalReduceMeanToGlobalAveragePool())
+    for _ in range(64):
+        model, moved = MoveMulPastJoinAdd().apply(model)
+        if not moved:
+            break
+    return model.transform(InferDataTypes())
 
 
 def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -456,9 +482,11 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
     steps += [
         step_insert_input_scaling,
         step_duplicate_shared_weight_quantizers,
+        step_convert_signed_quant_after_relu,
         step_qonnx_to_finn,
         "step_tidy_up",
         step_map_abc_branches,
+        step_move_scales_past_residual_adds,
         step_duplicate_shared_bipolar_thresholds,
         "step_streamline",
         step_absorb_relus_into_thresholds,

@@ -16,6 +16,8 @@ from finn_flow.transformations.bipolar_to_binary import (
 )
 from finn_flow.transformations.clip_xnor_thresholds import ClipXnorThresholdsToPopcountRange
 from finn_flow.transformations.duplicate_linear_before_forked_thresholds import DuplicateLinearBeforeForkedThresholds
+from finn_flow.transformations.convert_reduce_mean_to_global_pool import ConvertGlobalReduceMeanToGlobalAveragePool
+from finn_flow.transformations.convert_signed_quant_after_relu import ConvertSignedQuantAfterReluToUnsigned
 from finn_flow.transformations.duplicate_shared_thresholds import DuplicateSharedBipolarThresholds
 from finn_flow.transformations.duplicate_shared_weight_quant import DuplicateSharedWeightQuantizers
 from finn_flow.transformations.extract_branch_scales import ExtractIntegerBranchScales
@@ -49,7 +51,9 @@ __all__ = [
     "CollapseForkedTransposes",
     "ConvertBipolarThresholdsToBinary",
     "ConvertGemmsToMatMul",
+    "ConvertGlobalReduceMeanToGlobalAveragePool",
     "ConvertPadValueToBorderBias",
+    "ConvertSignedQuantAfterReluToUnsigned",
     "ConvertSpecializedToGenericLayers",
     "DuplicateLinearBeforeForkedThresholds",
     "DuplicateSharedBipolarThresholds",

@@ -90,14 +90,15 @@ def test_same_graph_without_the_bad_op_builds(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["block", "group"])
-def test_group_net_block_and_group_modes_are_refused_by_name(tmp_path, mode):
+def test_group_net_float_residual_streams_are_refused_by_name(tmp_path, mode):
     from brevitas_abc import GroupNetConfig, swap
     from brevitas_abc.models.resnet import BasicBlock, ResNet
 
     model = ResNet(BasicBlock, [2, 1, 1, 1], num_classes=10, cifar_stem=True, width=4)
     model = swap(model, GroupNetConfig(num_bases=2, mode=mode), verbose=False).eval()
     kind = {"block": r"layer1\.0 \(GroupNetBlock", "group": r"layer1 \(GroupNetGroup"}[mode]
-    with pytest.raises(finn_flow.UnsupportedOpError, match=kind + r".*mode='layer', branch_scale_bits"):
+    with pytest.raises(finn_flow.UnsupportedOpError,
+                       match=kind + r".*residual_bits=None.*residual_bits=2\.\.8.*mode='layer', branch_scale_bits"):
         finn_flow.build(model, tmp_path / "out", example_input=np.zeros((1, 3, 32, 32), np.float32))
     assert not (tmp_path / "out").exists()
 

@@ -1,0 +1,99 @@
+"""Group-Net block and group modes with integer residual streams (``residual_bits``) through the FINN flow, on 20
+real CIFAR-10 test images: residual adds become integer ``ElementwiseAdd`` layers, forks ``DuplicateStreams``, the
+8-bit stem an integer MVAU, and every stage (QONNX, streamlined, hardware layers, folded) computes what PyTorch does.
+
+The net is a small CIFAR ResNet (stem, one stage of two ``BasicBlock``s, the second with a strided 1x1 shortcut,
+global pooling, classifier) at width 4 so that a build takes about a minute; untrained, with BatchNorm statistics
+from the images and randomised sign thresholds, branch scales and gates (generic values: no exact ties).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from torch import nn
+
+import finn_flow
+from brevitas_abc import GroupNetConfig, swap
+from brevitas_abc.models.resnet import BasicBlock
+from brevitas_abc.nn.exact_batchnorm import use_exact_batchnorm
+from brevitas_abc.nn.group_net_binary import BinaryConv2d
+from brevitas_abc.nn.group_net_blocks import GroupNetBlock, GroupNetGroup
+from brevitas_abc.nn.int_weight_conv import int_weight_conv2d
+
+from .test_build_stock import _assert_codegen
+
+pytestmark = [pytest.mark.finn, pytest.mark.slow]
+N_IMAGES = 20
+
+
+class TinyResNet(nn.Module):
+    """stem 3 -> 4 (8-bit weights), stage [BasicBlock(4, 4), BasicBlock(4, 8, stride 2, 1x1 shortcut)], pool, FC."""
+
+    def __init__(self, width: int = 4):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU()
+        shortcut = nn.Sequential(nn.Conv2d(width, 2 * width, 1, stride=2, bias=False), nn.BatchNorm2d(2 * width))
+        self.layer1 = nn.Sequential(BasicBlock(width, width), BasicBlock(width, 2 * width, 2, shortcut))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(2 * width, 10)
+
+    def forward(self, x):
+        x = self.layer1(self.relu(self.bn1(self.conv1(x))))
+        return self.fc(self.avgpool(x).flatten(1))
+
+
+def integer_group_net(mode: str, images: np.ndarray, num_bases: int = 2) -> nn.Module:
+    torch.manual_seed(0)
+    model = swap(TinyResNet(), GroupNetConfig(num_bases=num_bases, mode=mode, residual_bits=4), verbose=False)
+    model.conv1 = int_weight_conv2d(model.conv1, 8)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, BinaryConv2d):
+                m.act_threshold.uniform_(-0.2, 0.2, generator=generator)
+            if isinstance(m, (GroupNetBlock, GroupNetGroup)):
+                m.scales.copy_(0.3 + 0.5 * torch.rand(m.scales.shape, generator=generator))
+            if isinstance(m, GroupNetGroup) and m.gate_logits is not None:
+                m.gate_logits.uniform_(-1, 1, generator=generator)
+    use_exact_batchnorm(model)
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = None
+    with torch.no_grad():
+        model(torch.from_numpy(images).float() / 255)
+    return model.eval()
+
+
+@pytest.mark.parametrize("mode", ["block", "group"])
+def test_integer_residual_group_net_builds_exactly_with_add_and_duplicate_streams(tmp_path, cifar_images, mode):
+    images = cifar_images[0][:N_IMAGES]
+    result = finn_flow.build(integer_group_net(mode, images), tmp_path / mode, board="ZCU104", target_fps=1000,
+                             verify_inputs=images)
+    assert result.status == "stopped_before_vivado"
+    assert [row["stage"] for row in result.verification] == ["qonnx", "streamlined", "hw_layers", "folded"]
+    for row in result.verification:
+        assert row["images"] == N_IMAGES and row["argmax_agreement"] == 1.0 and row["passed"], row
+    assert result.verification[-1]["dataflow_max_abs_diff_vs_hw_layers"] == 0.0
+    assert result.float_in_dataflow == []
+    _assert_codegen(result)
+    model = ModelWrapper(str(Path(result.output_dir) / "intermediate_models" / "step_generate_estimate_reports.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    assert any(op.startswith("DuplicateStreams") for op in ops), ops
+    adds = [n for n in model.graph.node if n.op_type.startswith("ElementwiseAdd")
+            and all(model.get_initializer(i) is None for i in n.input)]
+    assert adds, ops  # residual sums of two streams
+    for node in model.graph.node:
+        assert node.domain.startswith("finn.custom_op.fpgadataflow"), node.op_type
+        for name in list(node.input) + list(node.output):
+            assert model.get_tensor_datatype(name) != DataType["FLOAT32"], (node.name, name)
+    hosts = {row["op_type"] for row in result.host_nodes}
+    assert hosts <= {"Transpose", "Mul", "Reshape", "MatMul", "Add"}, hosts  # input layout, pooled scale, classifier
