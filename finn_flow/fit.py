@@ -9,8 +9,9 @@ which take milliseconds per layer. The frame rate of a folding is ``f_clk / max_
 ``SetFolding`` raises each layer's PE/SIMD until ``cycles_l <= T``, so resources grow (not strictly, but
 nearly monotonically) as ``T`` falls. The search therefore
 
-1. folds fully (``T`` = infinity, every PE = SIMD = 1): if that does not fit, the model cannot fit the board
-   and :class:`~finn_flow.errors.BoardBudgetError` names its largest layers for the resource that overflows;
+1. folds fully (``T`` = infinity, every PE = SIMD = 1); BRAM is not monotone in the folding, so if that does not
+   fit it tries a ladder of faster foldings (``T`` divided by 4, 16, ...); if none fits,
+   :class:`~finn_flow.errors.BoardBudgetError` names the largest layers for the resource that overflows;
 2. unfolds fully (``T = 1``): if that fits, it is the answer;
 3. otherwise bisects ``log T`` between the two (about a dozen foldings), keeping the fitting folding with the
    highest estimated FPS.
@@ -221,8 +222,8 @@ def search_folding(model, budget: ResourceBudget, clock_ns: float, fpgapart: str
         ``(folded model, chosen Folding, every Folding tried in order)``.
 
     Raises:
-        BoardBudgetError: fully folded (PE = SIMD = 1) the model still exceeds the budget; names the
-            resource(s), the estimate against the allowance, and the largest layers.
+        BoardBudgetError: no folding tried (fully folded and the ladder) is within the budget; names the
+            resource(s), the fully folded estimate against the allowance, and the largest layers.
     """
     from finn_flow.errors import BoardBudgetError
 
@@ -235,12 +236,21 @@ def search_folding(model, budget: ResourceBudget, clock_ns: float, fpgapart: str
 
     best_model, best = attempt(_NEVER)
     if not best.fits:
-        allowed = budget.allowed()
-        parts = [f"{r} {best.resources[r]:,.0f} > {allowed[r]:,.0f} allowed ({100 * budget.limits[r]:.0f} % of "
-                 f"{budget.capacity[r]:,.0f}); largest layers: {', '.join(largest_layers(best, r))}"
-                 for r in best.overflow]
-        raise BoardBudgetError("the model does not fit the board even fully folded (PE = SIMD = 1): "
-                               + "; ".join(parts) + f" [budget: {budget.source}]")
+        # BRAM is not monotone in the folding (a 1-wide weight memory is deep; a moderately folded one can pack
+        # into fewer blocks): try a ladder of faster foldings before giving up
+        for target in sorted({max(1, best.max_cycles // 4**k) for k in range(1, 12)}, reverse=True):
+            folded, result = attempt(target)
+            if result.fits:
+                best_model, best = folded, result
+                break
+        else:
+            full, allowed = tried[0], budget.allowed()
+            parts = [f"{r} {full.resources[r]:,.0f} > {allowed[r]:,.0f} allowed ({100 * budget.limits[r]:.0f} % of "
+                     f"{budget.capacity[r]:,.0f}); largest layers: {', '.join(largest_layers(full, r))}"
+                     for r in full.overflow]
+            raise BoardBudgetError(
+                f"the model does not fit the board at any of the {len(tried)} foldings tried, from fully folded "
+                "(PE = SIMD = 1) to fully unfolded; fully folded: " + "; ".join(parts) + f" [budget: {budget.source}]")
     lo_model, lo = attempt(1)
     if lo.fits:
         return lo_model, lo, tried
