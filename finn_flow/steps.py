@@ -141,15 +141,15 @@ def step_move_scales_past_residual_adds(model: ModelWrapper, cfg) -> ModelWrappe
     """Integer residual streams (Group-Net ``residual_bits``): a spatial ``ReduceMean`` becomes ``GlobalAveragePool``
     (:class:`ConvertGlobalReduceMeanToGlobalAveragePool`, so streamlining moves the stream's scale past it); every
     ``Add`` of two streams that carry the same
-    scale ``Mul(s)`` becomes ``Mul(s)`` after an integer ``Add`` (FINN's ``MoveMulPastJoinAdd``, which splits a
+    scale ``Mul(s)`` becomes ``Mul(s)`` after an integer ``Add`` (:class:`MoveEqualMulPastJoinAdd`, FINN's ``MoveMulPastJoinAdd`` fixed for array constants, which splits a
     forked ``Mul`` per consumer first, so the forked residual graphs of FINN issue 881 stay intact), repeated until
     nothing moves. Exact for the power-of-two ``s`` of ``SignedIntActPerTensorPoT``: ``s n_1 + s n_2 = s (n_1 + n_2)``
     in float32. The adds then take integer streams (``ElementwiseAdd``) and ``s`` moves into the next thresholds."""
-    from finn.transformation.streamline.reorder import MoveMulPastJoinAdd
+    from finn_flow.transformations.move_equal_mul_past_join_add import MoveEqualMulPastJoinAdd
 
     model = model.transform(ConvertGlobalReduceMeanToGlobalAveragePool())
     for _ in range(64):
-        model, moved = MoveMulPastJoinAdd().apply(model)
+        model, moved = MoveEqualMulPastJoinAdd().apply(model)
         if not moved:
             break
     return model.transform(InferDataTypes())
