@@ -83,11 +83,11 @@ def mnist_float(arch: str, data, args) -> nn.Module:
     return model.eval()
 
 
-def cnv_float(path: Path) -> tuple[nn.Module, int | None]:
-    """The float CNV of ``train_cnv_cifar10.py`` from its ``final.pt`` (a state dict) or a Lightning checkpoint of
-    that run (cut short: the number of epochs it had finished is returned too)."""
-    from benchmarks.train_cnv_cifar10 import float_cnv
-
+def cnv_float(path: Path, arch: str) -> tuple[nn.Module, int | None]:
+    """The float CNV from ``final.pt`` (a state dict) or a Lightning checkpoint of a ``train_cnv_cifar10.py`` float run
+    (cut short: the number of epochs it had finished is returned too). ``arch``: "zoo" (``train_cnv_cifar10.float_cnv``,
+    FINN's layer order, the benchmark's network since c11f94a) or "local" (``lightning_modules`` ``cnv`` at width 0.5,
+    pool -> BN -> ReLU order, the network of the benchmark's first float run)."""
     if not path.is_file():
         raise FileNotFoundError(f"--cnv-float {path} not found: train it with "
                                 "python benchmarks/train_cnv_cifar10.py --variant float")
@@ -96,9 +96,20 @@ def cnv_float(path: Path) -> tuple[nn.Module, int | None]:
     if "state_dict" in state:  # a Lightning checkpoint of ClassificationModule: the network is under "model."
         epochs = int(state["epoch"]) + 1
         state = {k[len("model."):]: v for k, v in state["state_dict"].items() if k.startswith("model.")}
-    model = float_cnv()
+    model = float_architecture(arch)
     model.load_state_dict(state)
     return model.eval(), epochs
+
+
+def float_architecture(arch: str) -> nn.Sequential:
+    if arch == "zoo":
+        from benchmarks.train_cnv_cifar10 import float_cnv
+
+        return float_cnv()
+    from benchmarks.train_cnv_cifar10 import WIDTH
+    from lightning_modules.models.architectures import cnv
+
+    return cnv(num_classes=10, width=WIDTH)
 
 
 def swapped(float_model: nn.Module, m: int, n: int, calibration: list | None) -> nn.Module:
@@ -112,13 +123,30 @@ def swapped(float_model: nn.Module, m: int, n: int, calibration: list | None) ->
 
 
 def cnv_finn_form(float_model: nn.Module, variant: str, calibration: list | None) -> nn.Module:
+    """``train_cnv_cifar10``'s ABC form of ``float_model`` (its ``abc_cnv``, on this float network): an 8-bit
+    ``QuantIdentity`` on the input, the first conv M weight bases on it (N = None), every other layer ABC(M, N),
+    4-bit coefficients, float ReLUs before ABC layers dropped."""
     import brevitas_abc
-    from benchmarks.train_cnv_cifar10 import build
+    from brevitas.nn import QuantIdentity
+    from brevitas.quant import Int8ActPerTensorFloat
 
-    model = build(variant, float_model.state_dict())
+    from benchmarks.train_cnv_cifar10 import ABC, COEFFICIENT_BITS
+    from lightning_modules.models.builder import drop_activations_before_binary_inputs
+
+    m, n = ABC[variant]
+    model = copy.deepcopy(float_model)
+    common = dict(keep_first=False, keep_last=False, coefficient_bits=COEFFICIENT_BITS)
+    first = next(name for name, module in model.named_modules() if isinstance(module, nn.Conv2d))
+    brevitas_abc.swap(model, brevitas_abc.ABCConfig(m, None, **common), filter_fn=lambda mod, name: name == first,
+                      verbose=False)
+    brevitas_abc.swap(model, brevitas_abc.ABCConfig(m, n, **common), filter_fn=lambda mod, name: name != first,
+                      verbose=False)
+    model = nn.Sequential(QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8, return_quant_tensor=False),
+                          *model)
     if calibration is not None:  # names of the ABC model are the float model's shifted by the input quantiser
         brevitas_abc.calibrate(model, calibration, reference=nn.Sequential(nn.Identity(), *copy.deepcopy(float_model)),
                                verbose=False)
+    drop_activations_before_binary_inputs(model)
     return model
 
 
@@ -199,6 +227,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nets", default="lenet5,lfc,cnv", help="comma-separated subset of lenet5, lfc, cnv")
     parser.add_argument("--cnv-float", type=Path, default=ROOT / "outputs" / "cnv_cifar10" / "float" / "final.pt")
+    parser.add_argument("--cnv-arch", choices=("zoo", "local"), default="zoo",
+                        help="architecture of --cnv-float (see cnv_float)")
     parser.add_argument("--float-epochs", type=int, default=3, help="float training of the MNIST nets")
     parser.add_argument("--train-subset", type=int, default=20000, help="training images (float MNIST nets, fine-tuning)")
     parser.add_argument("--cnv-train-subset", type=int, default=5000, help="CIFAR-10 images of the CNV's fine-tuning epoch")
@@ -226,7 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
         if net == "cnv":
             data = CIFAR10DataModule(root=str(cifar_root()), **common)
             data.setup("fit")
-            float_model, cnv_epochs = cnv_float(args.cnv_float)
+            float_model, cnv_epochs = cnv_float(args.cnv_float, args.cnv_arch)
         else:
             data = MNISTDataModule(**common)
             data.setup("fit")
@@ -236,7 +266,8 @@ def main(argv: list[str] | None = None) -> dict:
         "cifar10" if n == "cnv" else "mnist" for n in nets)), {"float_mnist": args.float_epochs, "finetune": 1},
         args.seed, train_subset=args.train_subset, cnv_train_subset=args.cnv_train_subset, test_subset=args.test_subset,
         calibration_images=args.calibration_images, finetune_lr=args.finetune_lr,
-        **({"cnv_float": str(args.cnv_float), "cnv_float_epochs": cnv_epochs or "final.pt (40)"} if "cnv" in nets
+        **({"cnv_float": str(args.cnv_float), "cnv_float_epochs": cnv_epochs or "final.pt (40)",
+                                  "cnv_arch": args.cnv_arch} if "cnv" in nets
            else {}), wall_s=round(time.perf_counter() - start, 1))
     results = args.out / "results.json"
     runs = json.loads(results.read_text())["runs"] if results.is_file() else []

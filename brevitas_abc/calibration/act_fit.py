@@ -23,7 +23,9 @@ Given a sample of the layer's input ``x`` and of the float value ``y`` the float
      A mass of exact zeros (ReLU outputs) gets a level of its own at 0, no threshold lands on it.
 2. Thresholds carried to ``x`` by quantile matching: ``t_n`` leaves a fraction ``p_n = P(y < t_n)`` below it,
    and the threshold on ``x`` is placed midway between the two sample values of ``x`` around its
-   ``p_n`` quantile (never on a sample value, so no input of the calibration set sits on a tie).
+   ``p_n`` quantile; where those are equal (a run of ReLU zeros), midway between that value and the next distinct
+   one on the nearer side. Never on a sample value, so no input of the calibration set sits on a tie (a threshold
+   on the zeros of a ReLU would also make the ReLU matter where the ABC activation replaces it).
 3. Levels by least squares of ``y`` on the bins of ``x``: ``min_{beta, c} ||y - sum_n beta_n H_{v_n}(x) - c||^2``.
    The N columns ``H_{v_n}(x)`` and the constant span the N+1 bin indicators, so the solution is
    ``L_k = mean(y | k(x) = k)`` (an empty bin keeps its step-1 level); a decreasing pair is flattened
@@ -114,6 +116,24 @@ def quantiser_levels(y: Tensor, num_bases: int, method: str = "lloyd", clip: flo
     return levels, (levels[1:] + levels[:-1]) / 2
 
 
+def _beside_tie(x_sorted: Tensor, count: int) -> float:
+    """A threshold that leaves about ``count`` samples below it when the two samples around position ``count`` are
+    equal (a run of one value ``v``, e.g. the zeros of a ReLU): midway between ``v`` and the next distinct value on
+    the side whose count is closer, never on ``v`` itself (a threshold on ``v`` would put the tie on the sign)."""
+    n = x_sorted.numel()
+    value = x_sorted[count]
+    first = int(torch.searchsorted(x_sorted, value, right=False))
+    after = int(torch.searchsorted(x_sorted, value, right=True))
+    options = []
+    if after < n:
+        options.append((after - count, float(value + x_sorted[after]) / 2))
+    if first > 0:
+        options.append((count - first, float(x_sorted[first - 1] + value) / 2))
+    if not options:  # every sample equal: any threshold off the value
+        return float(value) + 1.0
+    return min(options)[1]
+
+
 def _thresholds_on_input(x_sorted: Tensor, y_sorted: Tensor, thresholds_y: Tensor, same: bool) -> Tensor:
     """Quantile matching: the threshold on ``x`` that leaves the fraction ``P(y < t)`` of the sample below it,
     midway between the neighbouring sample values."""
@@ -121,7 +141,9 @@ def _thresholds_on_input(x_sorted: Tensor, y_sorted: Tensor, thresholds_y: Tenso
     below = torch.searchsorted(y_sorted, thresholds_y)  # how many y < t
     out = []
     for t, count in zip(thresholds_y.tolist(), below.tolist()):
-        if 0 < count < n:
+        if 0 < count < n and x_sorted[count - 1] == x_sorted[count]:
+            out.append(_beside_tie(x_sorted, count))
+        elif 0 < count < n:
             out.append(float(x_sorted[count - 1] + x_sorted[count]) / 2)
         elif same:
             out.append(t)

@@ -121,3 +121,14 @@ def test_fitted_weight_shifts_approximate_heavy_tailed_weights_better():
     report = calibrate(model, [torch.randn(32, 256)], verbose=False)
     assert report.weight_layers == 1 and report.layers == []
     assert relative_error() < 0.8 * before, (relative_error(), before)
+
+
+def test_a_threshold_never_lands_on_a_run_of_relu_zeros():
+    """When the float target has fewer zeros than the layer's input (quantile matching would put a threshold on the
+    input's zeros), the threshold goes beside the run of zeros, so x = 0 and x < 0 fall in the same bin."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.relu(torch.randn(10000, generator=g) - 0.5)           # about 69 % zeros
+    y = torch.relu(torch.randn(10000, generator=g))                 # about 50 % zeros
+    fit = fit_multi_binary_act(x, 3, y=y)
+    thresholds = 0.5 - fit.shifts
+    assert (thresholds > 0).all() and not torch.isin(thresholds, x).any()
