@@ -27,7 +27,7 @@ def _join(scale_a: np.ndarray, scale_b: np.ndarray) -> ModelWrapper:
 @pytest.mark.parametrize("equal", [True, False])
 def test_equal_array_scales_move_past_the_add_and_different_ones_stay(equal):
     scale = np.array([[0.5, 0.25, 2.0, 1.0]])
-    model = _join(scale, scale if equal else scale * 2)
+    model = _join(scale, scale if equal else scale * 4)
     rng = np.random.default_rng(0)
     inputs = {"a": rng.integers(-8, 8, (1, 4)).astype(np.float32), "b": rng.integers(-8, 8, (1, 4)).astype(np.float32)}
     before = execute_onnx(model, inputs)["y"]
@@ -35,3 +35,9 @@ def test_equal_array_scales_move_past_the_add_and_different_ones_stay(equal):
     ops = [n.op_type for n in moved.graph.node]
     assert ops == (["Add", "Mul"] if equal else ["Mul", "Mul", "Add"])
     assert np.array_equal(execute_onnx(moved, inputs)["y"], before)
+
+
+def test_equal_scales_that_are_not_powers_of_two_stay_because_rounding_would_differ():
+    scale = np.array([[0.5, 0.3, 2.0, 1.0]])
+    moved = _join(scale, scale).transform(MoveEqualMulPastJoinAdd())
+    assert [n.op_type for n in moved.graph.node] == ["Mul", "Mul", "Add"]
