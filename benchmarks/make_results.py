@@ -622,7 +622,11 @@ def write_report(results: Path = RESULTS, docs: Path = DOCS) -> Path:
              "`benchmarks/results/`; do not edit by hand. Every section states the data, epochs, seed and the "
              "command that produced its numbers, and checks the paper's trend against those numbers (the "
              "sentences are computed, not written). Budgets are small (2-core CPU machine), so absolute "
-             "accuracies are far below the papers'; only trends are compared.\n"]
+             "accuracies are far below the papers'; only trends are compared.\n",
+             "**Note on activation shifts.** Since 2026-11-29 the `\"centered\"` preset puts the thresholds at the bin "
+             "centres `(k + 0.5) / N`; runs recorded before that date with `act_shifts centered` used the earlier "
+             "bin edges `k / (N - 1)` (thresholds at 0 and 1). The MNIST/Fashion-MNIST/CIFAR-10 sweeps, the LFC "
+             "benchmark and the integer-coefficient runs below predate the change and are still to be re-run.\n"]
     for section in SECTIONS:
         try:
             parts.append(section(results, figures))
