@@ -15,7 +15,7 @@ def test_each_mode_is_its_own_class_with_its_own_fields_and_defaults():
     assert [c.mode for c in (layer, block, group)] == ["layer", "block", "group"]
     assert (layer.keep_first, layer.keep_last, block.keep_first, group.keep_last) == (True, True, False, False)
     assert [f.name for f in dataclasses.fields(group)] == ["num_bases", "gates", "gate_init", "keep_first",
-                                                           "keep_last"]
+                                                           "keep_last", "residual_bits"]
     assert GroupNetConfig() == GroupNetGroupConfig()                       # the default mode is "group"
     assert GroupNetConfig(2, "layer", branch_scale_bits=2) == GroupNetLayerConfig(num_bases=2, branch_scale_bits=2)
     assert GroupNetConfig(mode="layer", keep_first=None).keep_first is True   # None: the mode's default
