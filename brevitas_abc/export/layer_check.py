@@ -8,8 +8,9 @@ from a systematic error (a wrong shift or coefficient), so this check walks the 
 1. PyTorch runs the trained model once; a hook on each binarizing layer records, per binarizer ``k``, its
    threshold input ``u_k`` and its decision ``s_k = sign(u_k)`` (sign(0) = +1), in execution order:
    ABC activation base ``n``: ``u = x + (v_n - 0.5)``, ``s = H_{v_n}(x)`` (eq. 8); Group-Net: ``u = x + t``.
-2. The graph executes node by node; its ``k``-th activation ``BipolarQuant`` (input ``u'_k``, output ``s'_k``)
-   is compared with binarizer ``k``: ``|u'_k - u_k| <= tol`` everywhere, and ``s'_k != s_k`` only where
+2. The graph executes node by node; each activation ``BipolarQuant`` (input ``u'_k``, output ``s'_k``) is
+   paired with the not yet paired PyTorch binarizer ``k`` of its shape whose input is closest (graph order need
+   not be execution order) and compared with it: ``|u'_k - u_k| <= tol`` everywhere, and ``s'_k != s_k`` only where
    ``|u_k| <= tol`` (a tie decision); then the node's output is replaced by PyTorch's ``s_k``, so every later
    layer is fed PyTorch's values and one tie cannot hide a systematic error downstream.
 3. The graph's output, computed from PyTorch's decisions, must equal PyTorch's within ``atol`` with the
@@ -139,7 +140,8 @@ def check_layer_by_layer(model_wrapper, inputs: np.ndarray, taps: list[Binarizer
     shapes = [tuple(model_wrapper.get_tensor_shape(node.input[0])) for node in nodes]
     if any(shape != tap.u.shape for shape, tap in zip(shapes, taps)):
         return None
-    position = {node.name: k for k, node in enumerate(nodes)}
+    binarizer_nodes = {node.name for node in nodes}
+    unmatched = list(range(len(taps)))
     graph = model_wrapper.graph
     context = model_wrapper.make_empty_exec_context()
     context[graph.input[0].name] = inputs
@@ -147,11 +149,17 @@ def check_layer_by_layer(model_wrapper, inputs: np.ndarray, taps: list[Binarizer
     problems, ties, max_diff = [], 0, 0.0
     for node in graph.node:
         execute_node(node, context, graph, opsets.get(node.domain, get_preferred_qonnx_opset()))
-        k = position.get(node.name)
-        if k is None:
+        if node.name not in binarizer_nodes:
             continue
-        tap = taps[k]
         u_graph, s_graph = np.asarray(context[node.input[0]]), np.asarray(context[node.output[0]])
+        # the PyTorch binarizer this node computes: the unmatched one of its shape with the closest input (graph
+        # order need not be PyTorch's order: a base with v = 0.5 has no Add node and can come first)
+        candidates = [j for j in unmatched if taps[j].u.shape == u_graph.shape]
+        if not candidates:
+            return None
+        k = min(candidates, key=lambda j: float(np.abs(u_graph - taps[j].u).max()))
+        unmatched.remove(k)
+        tap = taps[k]
         tol = tie_atol * max(1.0, float(np.abs(tap.u).max()))
         diff = float(np.abs(u_graph - tap.u).max())
         max_diff = max(max_diff, diff)

@@ -4,6 +4,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from qonnx.core.modelwrapper import ModelWrapper
 
 import brevitas_abc.export.qonnx_export as qonnx_export
@@ -154,3 +155,15 @@ def test_export_report_summarises_op_types_with_counts():
     for text in (str(report), repr(report)):
         assert "361 nodes (Conv x200, Add x100, BipolarQuant x60, Gemm x1)" in text
         assert len(text) < 300  # not one entry per node
+
+
+def test_binarizers_pair_up_whatever_the_graph_order(tmp_path, mnist_test_batch):
+    """A base with v = 0.5 has no Add node, so its BipolarQuant can come before the other bases' in the graph:
+    the check pairs each graph binarizer with PyTorch's by input, not by position (it refused this export)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), ABCLinear(784, 16, num_weight_bases=2, num_act_bases=3,
+                                                   act_shifts=(0.1, 0.5, -0.2)),
+                          nn.BatchNorm1d(16), ABCLinear(16, 10, num_weight_bases=2, num_act_bases=3,
+                                                        act_shifts=(-0.3, 0.2, 0.5))).eval()
+    report = export_qonnx(model, mnist_test_batch[0][:16], tmp_path / "order.onnx")
+    assert report.binarizers_checked == 6 and report.argmax_agreement == 1.0
