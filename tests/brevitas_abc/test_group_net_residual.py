@@ -27,15 +27,21 @@ def integer_resnet(mode: str, block=BasicBlock, bits: int = 4, seed: int = 0) ->
     torch.manual_seed(seed)
     model = swap(ResNet(block, [2, 1, 1, 1], num_classes=10, cifar_stem=True, width=4),
                  GroupNetConfig(num_bases=2, mode=mode, residual_bits=bits), verbose=False)
+    return randomise_group_net(model, seed)
+
+
+@torch.no_grad()
+def randomise_group_net(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Seeded generic sign thresholds, branch scales and gates (not 0, 1/K or 0.5, which can make exact rounding
+    ties between PyTorch's round-half-to-even and a graph's thresholds)."""
     generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, BinaryConv2d):
-                m.act_threshold.uniform_(-0.2, 0.2, generator=generator)
-            if isinstance(m, (GroupNetBlock, GroupNetGroup)):
-                m.scales.copy_(0.3 + 0.5 * torch.rand(m.scales.shape, generator=generator))
-            if isinstance(m, GroupNetGroup) and m.gate_logits is not None:
-                m.gate_logits.uniform_(-1, 1, generator=generator)
+    for m in model.modules():
+        if isinstance(m, BinaryConv2d):
+            m.act_threshold.uniform_(-0.2, 0.2, generator=generator)
+        if isinstance(m, (GroupNetBlock, GroupNetGroup)):
+            m.scales.copy_(0.3 + 0.5 * torch.rand(m.scales.shape, generator=generator))
+        if isinstance(m, GroupNetGroup) and m.gate_logits is not None:
+            m.gate_logits.uniform_(-1, 1, generator=generator)
     return model
 
 

@@ -21,10 +21,10 @@ from torch import nn
 import finn_flow
 from brevitas_abc import GroupNetConfig, swap
 from brevitas_abc.models.resnet import BasicBlock
-from brevitas_abc.nn.exact_batchnorm import use_exact_batchnorm
-from brevitas_abc.nn.group_net_binary import BinaryConv2d
-from brevitas_abc.nn.group_net_blocks import GroupNetBlock, GroupNetGroup
 from brevitas_abc.nn.int_weight_conv import int_weight_conv2d
+
+from tests.brevitas_abc.test_group_net import calibrate
+from tests.brevitas_abc.test_group_net_residual import randomise_group_net
 
 from .test_build_stock import _assert_codegen
 
@@ -54,23 +54,8 @@ def integer_group_net(mode: str, images: np.ndarray, num_bases: int = 2) -> nn.M
     torch.manual_seed(0)
     model = swap(TinyResNet(), GroupNetConfig(num_bases=num_bases, mode=mode, residual_bits=4), verbose=False)
     model.conv1 = int_weight_conv2d(model.conv1, 8)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, BinaryConv2d):
-                m.act_threshold.uniform_(-0.2, 0.2, generator=generator)
-            if isinstance(m, (GroupNetBlock, GroupNetGroup)):
-                m.scales.copy_(0.3 + 0.5 * torch.rand(m.scales.shape, generator=generator))
-            if isinstance(m, GroupNetGroup) and m.gate_logits is not None:
-                m.gate_logits.uniform_(-1, 1, generator=generator)
-    use_exact_batchnorm(model)
-    model.train()
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.momentum = None
-    with torch.no_grad():
-        model(torch.from_numpy(images).float() / 255)
-    return model.eval()
+    randomise_group_net(model, seed=0)
+    return calibrate(model, torch.from_numpy(images).float() / 255)
 
 
 @pytest.mark.parametrize("mode", ["block", "group"])
