@@ -292,80 +292,34 @@ def section_model_size(results: Path, figures: Path) -> str:
     return "\n".join(out) + "\n"
 
 
-def _accuracy_by_finn_config(results: Path) -> tuple[dict, dict | None]:
-    data = load(results / "accuracy_cifar10" / "results.json")
-    if data is None:
-        return {}, None
-    return {r["finn_config"]: r["top1"] for r in data["rows"] if r.get("finn_config")}, data
-
-
-def pareto_figure(rows: list[dict], accuracy: dict, path: Path) -> list[tuple[str, float, float]]:
-    points = [(r["config"], r["lut"], accuracy[r["config"].split("_")[0]]) for r in rows
-              if "error" not in r and r.get("lut") is not None and r["config"].split("_")[0] in accuracy]
-    if not points:
-        return points
-    plt = _plt()
-    front = set(pareto_front(points))
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for name, lut, acc in points:
-        ax.scatter(lut, acc, color="tab:red" if name in front else "tab:blue", marker="o" if "abc" in name else "s")
-        ax.annotate(name, (lut, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    fr = sorted((lut, acc) for name, lut, acc in points if name in front)
-    ax.step([p[0] for p in fr], [p[1] for p in fr], where="post", color="tab:red", linewidth=0.8, label="Pareto front")
-    ax.set_xscale("log")
-    ax.set_xlabel("LUT (FINN estimate, same target FPS)")
-    ax.set_ylabel("CIFAR-10 top-1 % (accuracy_sweep)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return points
-
-
 def section_finn(results: Path, figures: Path) -> str:
-    out = ["## FINN estimates for CNV on CIFAR-10 and accuracy against LUT\n"]
+    out = ["## FINN estimates of the ABC mappings on an untrained full-width CNV\n"]
     path = results / "finn_cnv_estimates" / "finn_cnv_estimates.json"
     data = load(path)
     if data is None:
         return out[0] + missing(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
                                 "python benchmarks/finn_cnv_estimates.py --images 20")
     meta, rows = (data, data["rows"]) if isinstance(data, dict) else ({}, data)
-    accuracy, acc_data = _accuracy_by_finn_config(results)
     body = []
     for r in rows:
-        acc = accuracy.get(r["config"].split("_")[0])
-        acc_s = f"{acc:.2f}" if acc is not None else "missing"
         if "error" in r:
-            body.append([r["config"], "", "", "", "", acc_s, "error: " + r["error"][:120]])
+            body.append([r["config"], "", "", "", "", "error: " + r["error"][:120]])
         else:
             body.append([r["config"], r.get("mapping", ""), f"{r['fps']:.0f}", f"{r['lut']:,.0f}",
-                         f"{r['bram36']:.1f}", acc_s, f"{r.get('float_tensors_in_accelerator', '?')} float tensors"])
+                         f"{r['bram36']:.1f}", f"{r.get('float_tensors_in_accelerator', '?')} float tensors"])
     out.append(f"Board {meta.get('board', '?')}, target {meta.get('target_fps', '?')} FPS; coefficients: "
                f"{meta.get('coefficients', 'not recorded')}.\n")
-    out.append(table(["config", "mapping", "est. FPS", "LUT", "BRAM36", "CIFAR-10 top-1 %", "note"], body))
+    out.append(table(["config", "mapping", "est. FPS", "LUT", "BRAM36", "note"], body))
     expected = ["w1a1", "w1a2", "w2a2", *(f"abc{mn}_{m}" for mn in ("11", "31", "33") for m in ("bitwise", "fused"))]
     absent_builds = [c for c in expected if c not in {r["config"] for r in rows}]
     if absent_builds:
         out.append(f"Not in this run (no estimate): {', '.join(absent_builds)}; produce them with "
                    f"`python benchmarks/finn_cnv_estimates.py --images 0 --target-fps 1000 --configs "
                    f"{' '.join(absent_builds)} --append` (adds them to this JSON).\n")
-    points = pareto_figure(rows, accuracy, figures / "finn_pareto.png")
-    if points:
-        out.append("![accuracy vs LUT](figures/finn_pareto.png)\n")
-        out.append(f"Pareto-optimal (lowest LUT for their accuracy): {', '.join(pareto_front(points))}.")
-        absent = sorted({r['config'].split('_')[0] for r in rows} - set(accuracy))
-        if absent:
-            out.append(f"No accuracy for: {', '.join(absent)} (not in the CIFAR-10 accuracy sweep).")
-    else:
-        out.append("*No Pareto plot*: no CIFAR-10 accuracy for any built config; run "
-                   "`python benchmarks/accuracy_sweep.py --dataset cifar10 --budget full --threads 1`.")
     out.append("\n" + provenance(meta) + "\n")
-    if acc_data is not None:
-        out.append("Accuracy from: `" + acc_data.get("command", "?") + "`: " + str(acc_data.get("arch")) + " "
-                   + str(acc_data.get("arch_kwargs") or "") + ", ABC with first/last layer float. The LUT columns "
-                   "are for full-width CNV (every layer but the last ABC), so the Pareto plot pairs two different "
-                   "widths: compare orderings, not values.\n")
+    out.append("These are untrained full-width CNVs with injected coefficients at one fixed target rate: they compare "
+               "the mappings with each other. Accuracy against LUT and FPS, from one set of trained networks on real "
+               "boards' budgets, is in the section on the trained CIFAR-10 CNVs built by FINN.\n")
     lut = {r["config"]: r.get("lut") for r in rows if "error" not in r}
     bram = {r["config"]: r.get("bram36") for r in rows if "error" not in r}
     for mapping in ("bitwise", "fused"):
@@ -584,6 +538,106 @@ def section_cnv_cifar10(results: Path, figures: Path) -> str:
     return "\n".join(out) + "\n"
 
 
+FINN_BOARDS = ("Pynq-Z1", "ZCU104")
+FINEXAMPLES_CNV_W1A1_FPS = 3000  # finn-examples' CNV-W1A1 on Pynq-Z1
+
+
+def fit_limit(fit: dict | None) -> str:
+    """What stops a fit-to-board folding from going faster, from ``report/fit_to_board.json``: the resource(s)
+    the next faster folding tried exceeds, or that the folding is already fully unfolded."""
+    if not fit or "chosen" not in fit:
+        return "not recorded"
+    chosen = fit["chosen"]
+    faster = [t for t in fit.get("tried", []) if t["fps"] > chosen["fps"] and not t["fits"]]
+    if not faster:
+        return "fully unfolded (no faster folding exists)"
+    nearest = min(faster, key=lambda t: t["fps"])
+    return ", ".join(f"{r} ({nearest['resources'][r]:,.0f} > {fit['budget']['allowed'][r]:,.0f})"
+                     for r in nearest["overflow"]) + f" at {nearest['fps']:,.0f} FPS"
+
+
+def finn_cnv_figure(rows: list[dict], path: Path) -> None:
+    """Per board: test top-1 against LUT and against estimated FPS, one point per variant."""
+    plt = _plt()
+    boards = [b for b in FINN_BOARDS if any(r["board"] == b for r in rows)] or sorted({r["board"] for r in rows})
+    fig, axes = plt.subplots(2, len(boards), figsize=(5.5 * len(boards), 7.5), squeeze=False)
+    for col, board in enumerate(boards):
+        mine = [r for r in rows if r["board"] == board]
+        for row_i, (key, label) in enumerate((("LUT", "LUT (estimate)"), ("fps", "frames/s (estimate, log)"))):
+            ax = axes[row_i][col]
+            for r in mine:
+                x = r["resources"].get("LUT") if key == "LUT" else r.get("fps")
+                if x:
+                    ax.scatter(x, r["top1"], color="tab:red" if r["variant"].startswith("abc") else "tab:blue")
+                    ax.annotate(CNV_NAMES.get(r["variant"], r["variant"]), (x, r["top1"]), fontsize=7,
+                                xytext=(3, 3), textcoords="offset points")
+            if key == "fps":
+                ax.set_xscale("log")
+                if board == "Pynq-Z1":
+                    ax.axvline(FINEXAMPLES_CNV_W1A1_FPS, color="grey", linestyle=":", linewidth=0.8)
+            ax.set_xlabel(label)
+            ax.set_ylabel("CIFAR-10 test top-1 (%)")
+            ax.set_title(f"{board}: accuracy vs {'LUT' if key == 'LUT' else 'FPS'}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def section_finn_cnv_cifar10(results: Path, figures: Path) -> str:
+    out = ["## The trained CIFAR-10 CNVs built by FINN, fitted to Pynq-Z1 and ZCU104 (issue 12)\n"]
+    folder = results / "finn_cnv_cifar10"
+    rows = sorted((load(p) for p in folder.glob("*.json")), key=lambda r: (
+        FINN_BOARDS.index(r["board"]) if r["board"] in FINN_BOARDS else 9,
+        CNV_VARIANTS.index(r["variant"]) if r["variant"] in CNV_VARIANTS else 99)) if folder.is_dir() else []
+    rows = [r for r in rows if r]
+    command = "python benchmarks/finn_cnv_cifar10.py --boards Pynq-Z1 ZCU104 --images 200"
+    if not rows:
+        return out[0] + missing("benchmarks/results/finn_cnv_cifar10/<variant>_<board>.json", command)
+    out.append("The same networks as the section above (their `final.pt`), exported and built by `finn_flow.build` "
+               "with `target_fps=\"max\"` (the fastest folding whose estimated resources stay within FINN's "
+               "limits of the board: 70 % LUT, 80 % BRAM) to the estimate reports and code generation. Inputs are "
+               "raw uint8 pixels; every stage is compared with PyTorch on the same seeded test images.\n")
+    body = []
+    for r in rows:
+        res, checks = r["resources"], r.get("verification", [])
+        images = max((c.get("images", 0) for c in checks), default=0)
+        exact = "yes" if r.get("all_stages_exact") else "NO: " + ", ".join(
+            f"{c['stage']} {100 * c.get('argmax_agreement', 0):.1f} %" for c in checks if not c.get("passed"))
+        body.append([r["board"], CNV_NAMES.get(r["variant"], r["variant"]), f"{r['top1']:.2f}",
+                     r.get("abc_mapping", "") if r["variant"].startswith("abc") else "-",
+                     f"{r['fps']:,.0f}" if r.get("fps") else "?", f"{res.get('LUT', 0):,.0f}",
+                     f"{res.get('BRAM_18K', 0):,.0f}", f"{res.get('DSP', 0):,.0f}", fit_limit(r.get("fit")),
+                     f"{exact} ({images} images)", f"{r.get('build_s', 0) / 60:.1f}"])
+    for board in FINN_BOARDS:
+        points = [(CNV_NAMES.get(r["variant"], r["variant"]), r["resources"].get("LUT", 0), r["top1"])
+                  for r in rows if r["board"] == board and r["resources"].get("LUT")]
+        if len(points) > 1:
+            out.append(f"Pareto-optimal on {board} (fewest LUT for their accuracy): {', '.join(pareto_front(points))}.\n")
+    out.append(table(["board", "variant", "top-1 %", "ABC mapping", "est. FPS", "LUT", "BRAM18", "DSP",
+                      "faster folding stopped by", "every stage exact", "build (min)"], body))
+    finn_cnv_figure(rows, folder / "finn_cnv_cifar10.png")
+    out.append(figure(folder / "finn_cnv_cifar10.png", figures, "finn_cnv_cifar10.png",
+                      "accuracy against LUT and FPS per board"))
+    abc33 = [r for r in rows if r["variant"] == "abc33" and r["board"] == "Pynq-Z1"]
+    if abc33:
+        fps = abc33[0].get("fps") or 0
+        out.append(f"- Goal ABC(3,3) >= {FINEXAMPLES_CNV_W1A1_FPS:,} FPS on a Pynq-Z1 (finn-examples' CNV-W1A1 rate): "
+                   + ("met" if fps >= FINEXAMPLES_CNV_W1A1_FPS else "NOT met")
+                   + f" ({fps:,.0f} FPS; a faster folding is stopped by {fit_limit(abc33[0].get('fit'))}).")
+    else:
+        out.append(f"- Goal ABC(3,3) >= {FINEXAMPLES_CNV_W1A1_FPS:,} FPS on a Pynq-Z1: not yet built.")
+    built = {(r["variant"], r["board"]) for r in rows}
+    trained = [v for v in CNV_VARIANTS[1:] if (results / "cnv_cifar10" / f"{v}.json").is_file()]
+    waiting = [f"{CNV_NAMES[v]} on {b}" for v in trained for b in FINN_BOARDS if (v, b) not in built]
+    if waiting:
+        out.append(f"- Trained but not yet built: {', '.join(waiting)} (`{command}`).")
+    out.append(f"\n**Command:** `{rows[-1].get('command', command)}`; estimates from FINN (finn-plus) plus "
+               "finn_flow's own LUT estimate for the element-wise layers FINN counts as 0 LUT; no Vivado here, so "
+               "these are estimates, not post-synthesis numbers.\n")
+    return "\n".join(out) + "\n"
+
+
 def section_calibration(results: Path, figures: Path) -> str:
     out = ["## Calibration: pretrained float nets swapped to ABC without training (issue 16)\n"]
     path = results / "calibration" / "results.json"
@@ -609,7 +663,8 @@ def section_calibration(results: Path, figures: Path) -> str:
     return "\n".join(out) + "\n"
 
 
-SECTIONS = [section_cnv_cifar10, section_weight_rmse, section_accuracy, section_lbc_group_net, section_model_size, section_finn,
+SECTIONS = [section_cnv_cifar10, section_finn_cnv_cifar10, section_weight_rmse, section_accuracy, section_lbc_group_net,
+            section_model_size, section_finn,
             section_speed, section_lfc, section_integer, section_calibration]
 
 

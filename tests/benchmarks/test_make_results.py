@@ -78,13 +78,12 @@ def test_report_from_synthetic_json(tmp_path):
     assert "**seed:** 0" in text and "**epochs:** 1" in text
     # bitwise LUT: abc11 30000 > abc33 25000 breaks "LUT grows with M*N"
     assert "LUT grows with M*N (bitwise mapping): ordering abc11 <= abc33: does not hold (abc11 30,000 > abc33 25,000)" in text
-    assert "Pareto-optimal (lowest LUT for their accuracy): w1a1, abc33_bitwise, abc11_bitwise." in text
+    assert "CIFAR-10 top-1" not in text.split("## FINN estimates of the ABC mappings")[1].split("\n## ")[0]
     # sections without JSON name the command that produces them, no crash
     assert "python benchmarks/weight_rmse.py --budget full --threads 1" in text
     assert "python benchmarks/lbc_group_net_cifar.py --budget full --threads 1" in text
     assert "Could not render" not in text
     assert (docs / "figures" / "accuracy_mnist.png").is_file()
-    assert (docs / "figures" / "finn_pareto.png").is_file()
     assert "![MNIST accuracy](figures/accuracy_mnist.png)" in text
 
 
@@ -129,3 +128,53 @@ def test_cnv_cifar10_section_lists_finished_and_missing_variants(tmp_path):
     text = make_results.section_cnv_cifar10(tmp_path / "results", tmp_path / "figures")
     assert "| float | 86.50 |" in text and "Not yet trained: Brevitas W1A1" in text
     assert "not yet measured" in text and (tmp_path / "figures" / "cnv_cifar10.png").is_file()
+
+
+def _finn_row(variant: str, board: str, top1: float, fps: float, lut: float, fit: dict | None = None,
+              exact: bool = True) -> dict:
+    return {"variant": variant, "board": board, "top1": top1, "abc_mapping": "auto", "fps": fps,
+            "resources": {"LUT": lut, "BRAM_18K": 100.0, "URAM": 0.0, "DSP": 0.0}, "fit": fit,
+            "verification": [{"stage": "qonnx", "images": 200, "argmax_agreement": 1.0, "passed": True},
+                             {"stage": "streamlined", "images": 200, "argmax_agreement": 1.0 if exact else 0.99,
+                              "passed": exact}],
+            "all_stages_exact": exact, "build_s": 120.0, "command": "python benchmarks/finn_cnv_cifar10.py"}
+
+
+def test_fit_limit_names_the_resource_of_the_next_faster_folding():
+    fit = {"budget": {"allowed": {"LUT": 37240.0, "BRAM_18K": 224.0}},
+           "chosen": {"fps": 2000.0, "fits": True},
+           "tried": [{"fps": 100.0, "fits": True, "resources": {}, "overflow": {}},
+                     {"fps": 8000.0, "fits": False, "resources": {"LUT": 90000.0, "BRAM_18K": 300.0},
+                      "overflow": {"LUT": 1.0, "BRAM_18K": 1.0}},
+                     {"fps": 4000.0, "fits": False, "resources": {"LUT": 40000.0, "BRAM_18K": 200.0},
+                      "overflow": {"LUT": 1.0}},
+                     {"fps": 2000.0, "fits": True, "resources": {}, "overflow": {}}]}
+    assert make_results.fit_limit(fit) == "LUT (40,000 > 37,240) at 4,000 FPS"
+    unfolded = {"budget": {"allowed": {}}, "chosen": {"fps": 9000.0}, "tried": [{"fps": 9000.0, "fits": True}]}
+    assert make_results.fit_limit(unfolded).startswith("fully unfolded")
+    assert make_results.fit_limit(None) == "not recorded"
+
+
+def test_finn_cnv_cifar10_section_reports_goal_pareto_exactness_and_missing_builds(tmp_path):
+    results, figures = tmp_path / "results", tmp_path / "figures"
+    fit = {"budget": {"allowed": {"LUT": 37240.0}}, "chosen": {"fps": 2500.0, "fits": True},
+           "tried": [{"fps": 5000.0, "fits": False, "resources": {"LUT": 50000.0}, "overflow": {"LUT": 1.0}}]}
+    for row in (_finn_row("w1a1", "Pynq-Z1", 80.0, 15000.0, 30000.0),
+                _finn_row("abc33", "Pynq-Z1", 85.0, 2500.0, 35000.0, fit=fit),
+                _finn_row("w2a2", "Pynq-Z1", 82.0, 9000.0, 40000.0, exact=False)):
+        _write(results / "finn_cnv_cifar10" / f"{row['variant']}_{row['board']}.json", row)
+    for variant in ("w1a1", "abc33", "w2a2"):
+        _write(results / "cnv_cifar10" / f"{variant}.json", {"variant": variant})
+    text = make_results.section_finn_cnv_cifar10(results, figures)
+    assert "Goal ABC(3,3) >= 3,000 FPS on a Pynq-Z1 (finn-examples' CNV-W1A1 rate): NOT met (2,500 FPS; a faster " \
+           "folding is stopped by LUT (50,000 > 37,240) at 5,000 FPS)" in text
+    # W2A2 has more LUT and less accuracy than ABC(3,3): off the front
+    assert "Pareto-optimal on Pynq-Z1 (fewest LUT for their accuracy): Brevitas W1A1, ABC(3,3)." in text
+    assert "NO: streamlined 99.0 % (200 images)" in text
+    assert "Trained but not yet built: Brevitas W1A1 on ZCU104, Brevitas W2A2 on ZCU104, ABC(3,3) on ZCU104" in text
+    assert (figures / "finn_cnv_cifar10.png").is_file()
+
+
+def test_finn_cnv_cifar10_section_without_builds_names_the_command(tmp_path):
+    text = make_results.section_finn_cnv_cifar10(tmp_path / "results", tmp_path / "figures")
+    assert "python benchmarks/finn_cnv_cifar10.py --boards Pynq-Z1 ZCU104 --images 200" in text
