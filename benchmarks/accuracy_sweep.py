@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from brevitas_abc.nn.abc_options import ABCLayerOptions
+from brevitas_abc.nn.abc.options import ABCLayerOptions
 
 from benchmarks.training import (DATA_NOTES, ROOT, argv_command, brevitas_quantized, datamodule, metadata,
                                  train_and_test, write_json)

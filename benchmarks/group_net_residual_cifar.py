@@ -1,6 +1,6 @@
 """Benchmark on real CIFAR-10: Group-Net ResNet-18 (group mode, K binary branches, soft gates) with float residual
 streams against integer residual streams (``GroupNetConfig(residual_bits=b)``, the form ``finn_flow.build`` lowers;
-``brevitas_abc.nn.group_net_residual``), same model, data, recipe and budget for both.
+``brevitas_abc.nn.group_net.residual``), same model, data, recipe and budget for both.
 
 Model: ``resnet18_cifar`` with a reduced ``width``, every stage swapped to ``GroupNetConfig(num_bases=K,
 mode="group")``; the stem conv and classifier stay float in both variants. Recipe: ``benchmarks.training`` (Adam

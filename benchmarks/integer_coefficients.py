@@ -8,7 +8,7 @@ signed integers ``|j|, |k| <= 2^(b-1) - 1`` and power-of-two scales. This script
 with free float coefficients and with b-bit integer coefficients, for ABC (M, N) = (1, 1) and (3, 3); and the
 same for a layer-wise Group-Net with K = 2 binary branches per layer, whose branch coefficients
 ``lambda_k alpha_kc`` FINN needs as integers times one per-channel scale (``GroupNetConfig(mode="layer",
-branch_scale_bits=b)``, ``brevitas_abc.nn.group_net_integer``).
+branch_scale_bits=b)``, ``brevitas_abc.nn.group_net.integer``).
 
 Recipe (identical for every variant, trained from scratch, same seed): ``build_model("local_lfc", abc=...)``
 (784 -> hidden x 3 -> 10, BatchNorm, dropout 0.2; first and last layer float as in the paper; Group-Net:
@@ -40,7 +40,7 @@ import pytorch_lightning as pl
 import torch
 
 from brevitas_abc import ABCConfig
-from brevitas_abc.nn.abc_options import ABCLayerOptions
+from brevitas_abc.nn.abc.options import ABCLayerOptions
 from lightning_modules.callbacks import LatentWeightClipping
 from lightning_modules.data import MNISTDataModule
 from lightning_modules.models import build_model

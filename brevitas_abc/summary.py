@@ -15,14 +15,14 @@ Every family layer reports itself through the layer protocol (``brevitas_abc.nn.
 (``brevitas_abc.quant``) counts as the ABC layer it equals; any other module may define ``summary_counts()`` too.
 
 The LBC parameter ratio (poster eq. (1), seed 000): a ``p -> q`` ``h x w`` conv learns ``p*h*w*q`` weights,
-the LBC layer ``m*q``: ratio ``p*h*w*q / (m*q) = p*h*w / m`` (see ``brevitas_abc.nn.lbc_layers``).
+the LBC layer ``m*q``: ratio ``p*h*w*q / (m*q) = p*h*w / m`` (see ``brevitas_abc.nn.lbc.layers``).
 """
 from dataclasses import dataclass, field
 
 from torch import nn
 
 from brevitas_abc.nn.layer_counts import FLOAT_BYTES, LayerCounts, float_buffer_count, float_counts, layer_counts
-from brevitas_abc.nn.lbc_layers import LBConv2d  # noqa: F401 - the doctest below uses it
+from brevitas_abc.nn.lbc.layers import LBConv2d  # noqa: F401 - the doctest below uses it
 from brevitas_abc.nn.protocol import is_binary_layer
 from brevitas_abc.quant.to_abc_layer import holds_abc_quantizer, to_abc_layer
 

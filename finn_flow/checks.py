@@ -128,7 +128,7 @@ def check_torch_model(model) -> None:
     (``residual_bits=None``) add float tensors and gate-weighted branch sums that no FINN layer takes (FINN's adds
     need integer streams); without this check the build would fail deep in streamlining with an assertion about a
     MultiThreshold node. With ``residual_bits`` they are integer throughout and are built
-    (``brevitas_abc.nn.group_net_residual``).
+    (``brevitas_abc.nn.group_net.residual``).
 
     Raises:
         UnsupportedOpError: naming each such module and the supported alternative.

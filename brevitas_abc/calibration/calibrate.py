@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from brevitas_abc.calibration.act_fit import METHODS, ActFit, fit_multi_binary_act
 from brevitas_abc.calibration.batchnorm import batchnorms, reestimate_batchnorm
-from brevitas_abc.nn.abc_layers import ABCLayerMixin
+from brevitas_abc.nn.abc.layers import ABCLayerMixin
 
 logger = logging.getLogger("brevitas_abc.calibration")
 

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor, nn
 
 from brevitas_abc.models.registry import register_model
-from brevitas_abc.nn.lbc_fused import FusedLBConv2d
-from brevitas_abc.nn.lbc_layers import LBConv2d
+from brevitas_abc.nn.lbc.fused import FusedLBConv2d
+from brevitas_abc.nn.lbc.layers import LBConv2d
 
 LBC_VARIANTS = ("none", "full", "fused")
 

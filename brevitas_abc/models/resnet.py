@@ -7,7 +7,7 @@ the 3x3): 1x1 -> 3x3 -> 1x1 (x4 channels). These are the residual blocks Group-N
 from torch import Tensor, nn
 
 from brevitas_abc.models.registry import register_model
-from brevitas_abc.nn.group_net_blocks import register_group_block
+from brevitas_abc.nn.group_net.blocks import register_group_block
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:

@@ -5,7 +5,7 @@ from torch import Tensor, nn
 
 from brevitas_abc.models.registry import register_model
 from brevitas_abc.models.resnet import BasicBlock, ResNet
-from brevitas_abc.nn.group_net_segmentation import BPACSegmentationHead
+from brevitas_abc.nn.group_net.segmentation import BPACSegmentationHead
 
 
 class BPACSegNet(nn.Module):

@@ -5,7 +5,7 @@
 (Brevitas's ``Int8WeightPerTensorFloat`` with ``weight_bit_width = b``: one scale per tensor from the weight
 statistics, straight-through gradient.) Group-Net keeps its stem float (the paper's first layer); on 8-bit pixels
 an integer-weight stem is what FINN builds as an integer MVAU, so a block/group-mode Group-Net with integer
-residual streams (``group_net_residual``) becomes integer from the pixels to the pooled features.
+residual streams (``brevitas_abc.nn.group_net.residual``) becomes integer from the pixels to the pooled features.
 """
 import torch
 from brevitas.nn import QuantConv2d

@@ -21,7 +21,7 @@ from brevitas.inject import ExtendedInjector
 from brevitas.proxy import WeightQuantProxyFromInjector
 
 from brevitas_abc.core.group_net_weight_quant import GroupNetWeightQuant
-from brevitas_abc.nn.lbc_export_form import TernaryWeightPerTensorConst
+from brevitas_abc.nn.lbc.export_form import TernaryWeightPerTensorConst
 
 __all__ = ["GroupNetBinaryWeightPerChannelFloat", "LBCTernaryWeightPerTensorConst"]
 

@@ -10,7 +10,7 @@ from brevitas.nn import QuantConv2d, QuantLinear
 from torch import nn
 
 from brevitas_abc.core import ABCActQuant, ABCWeightQuant
-from brevitas_abc.nn.abc_layers import ABCConv2d, ABCLinear
+from brevitas_abc.nn.abc.layers import ABCConv2d, ABCLinear
 from brevitas_abc.quant.proxy import ABCActQuantProxyFromInjector, ABCWeightQuantProxyFromInjector
 
 _ABC_CLASS = {QuantConv2d: ABCConv2d, QuantLinear: ABCLinear}

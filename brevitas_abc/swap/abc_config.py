@@ -1,7 +1,7 @@
 """``ABCConfig``: what ``swap`` needs to turn a float model into ABC-Net form."""
 from dataclasses import dataclass, fields
 
-from brevitas_abc.nn.abc_options import ABCLayerOptions
+from brevitas_abc.nn.abc.options import ABCLayerOptions
 
 
 @dataclass(frozen=True)

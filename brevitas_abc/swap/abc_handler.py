@@ -6,7 +6,7 @@ from dataclasses import asdict
 import torch
 from torch import nn
 
-from brevitas_abc.nn.abc_layers import ABCConv2d, ABCLinear
+from brevitas_abc.nn.abc.layers import ABCConv2d, ABCLinear
 from brevitas_abc.swap.abc_config import ABCConfig
 from brevitas_abc.swap.brevitas_layers import BREVITAS_ABC_CLASS, absorb_activations_into_abc
 from brevitas_abc.swap.registry import SwapError, SwapHandler, register_swap_handler

@@ -15,7 +15,7 @@ input quantisers replace.
 from brevitas.nn import QuantConv2d, QuantHardTanh, QuantIdentity, QuantLinear, QuantReLU
 from torch import nn
 
-from brevitas_abc.nn.abc_layers import ABCConv2d, ABCLinear
+from brevitas_abc.nn.abc.layers import ABCConv2d, ABCLinear
 
 #: Brevitas weight layer -> the ABC layer it becomes
 BREVITAS_ABC_CLASS = {QuantConv2d: ABCConv2d, QuantLinear: ABCLinear}

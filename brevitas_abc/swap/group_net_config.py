@@ -15,9 +15,9 @@ that the chosen mode does not use is an error, not silently ignored. ``GroupNetC
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
-from brevitas_abc.nn.group_net_binary import check_num_bases
-from brevitas_abc.nn.group_net_integer import check_branch_scale_bits
-from brevitas_abc.nn.group_net_residual import check_residual_bits
+from brevitas_abc.nn.group_net.binary import check_num_bases
+from brevitas_abc.nn.group_net.integer import check_branch_scale_bits
+from brevitas_abc.nn.group_net.residual import check_residual_bits
 
 MODES = ("layer", "block", "group")
 
@@ -51,7 +51,7 @@ class GroupNetLayerConfig(GroupNetConfigBase):
             classifier).
         branch_scale_bits: None (free float branch scales) or b in 1..6, the branch coefficients
             ``lambda_k alpha_kc`` trained as b-bit integer multiples of one scale per output channel, the form
-            FINN builds integer-only (see ``brevitas_abc.nn.group_net_integer``).
+            FINN builds integer-only (see ``brevitas_abc.nn.group_net.integer``).
     """
 
     mode: ClassVar[str] = "layer"
@@ -69,7 +69,7 @@ class GroupNetBlockConfig(GroupNetConfigBase):
     """Block-wise decomposition (eq. 5): ``num_bases`` binary copies of each registered residual block;
     ``keep_first`` / ``keep_last`` (default False) keep the first / last block float; ``residual_bits`` None (float
     residual streams) or b in 2..8: every residual sum and branch output on one signed b-bit integer grid per block
-    (a Brevitas activation quantiser), the form FINN builds integer-only (``brevitas_abc.nn.group_net_residual``)."""
+    (a Brevitas activation quantiser), the form FINN builds integer-only (``brevitas_abc.nn.group_net.residual``)."""
 
     mode: ClassVar[str] = "block"
     keep_first: bool = False
@@ -92,7 +92,7 @@ class GroupNetGroupConfig(GroupNetConfigBase):
         keep_first, keep_last: keep the first / last stage float (default False).
         residual_bits: None (float residual streams) or b in 2..8: every residual sum, branch output and gate mix
             on one signed b-bit integer grid per group (a Brevitas activation quantiser), the form FINN builds
-            integer-only (``brevitas_abc.nn.group_net_residual``).
+            integer-only (``brevitas_abc.nn.group_net.residual``).
     """
 
     mode: ClassVar[str] = "group"

@@ -2,8 +2,8 @@
 import torch
 from torch import nn
 
-from brevitas_abc.nn.group_net_blocks import GroupNetBlock, GroupNetGroup, allowed_group_blocks, check_group_block
-from brevitas_abc.nn.group_net_layers import GroupNetConv2d, GroupNetLinear
+from brevitas_abc.nn.group_net.blocks import GroupNetBlock, GroupNetGroup, allowed_group_blocks, check_group_block
+from brevitas_abc.nn.group_net.layers import GroupNetConv2d, GroupNetLinear
 from brevitas_abc.swap.group_net_config import GroupNetBlockConfig, GroupNetGroupConfig, GroupNetLayerConfig
 from brevitas_abc.swap.registry import SwapError, SwapHandler, register_swap_handler
 

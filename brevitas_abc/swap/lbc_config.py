@@ -2,8 +2,8 @@
 layers."""
 from dataclasses import dataclass, field
 
-from brevitas_abc.nn.lbc_anchors import check_density, check_num_anchors, check_seed
-from brevitas_abc.nn.lbc_layers import ACTIVATIONS, POINTWISE_KINDS
+from brevitas_abc.nn.lbc.anchors import check_density, check_num_anchors, check_seed
+from brevitas_abc.nn.lbc.layers import ACTIVATIONS, POINTWISE_KINDS
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import weakref
 import torch
 from torch import nn
 
-from brevitas_abc.nn.lbc_layers import LBConv2d
+from brevitas_abc.nn.lbc.layers import LBConv2d
 from brevitas_abc.swap.lbc_config import LBCConfig
 from brevitas_abc.swap.registry import SwapError, SwapHandler, register_swap_handler
 

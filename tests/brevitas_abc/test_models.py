@@ -12,11 +12,11 @@ from tests.conftest import cifar_normalised
 
 from brevitas_abc.export import export_qonnx
 from brevitas_abc.models import UnknownModelError, create_model, list_models
-from brevitas_abc.nn.abc_layers import ABCConv2d, ABCLinear
+from brevitas_abc.nn.abc.layers import ABCConv2d, ABCLinear
 from brevitas_abc.nn.exact_batchnorm import use_exact_batchnorm
-from brevitas_abc.nn.group_net_layers import GroupNetConv2d, GroupNetLinear
-from brevitas_abc.nn.lbc_fused import FusedLBConv2d
-from brevitas_abc.nn.lbc_layers import LBConv2d
+from brevitas_abc.nn.group_net.layers import GroupNetConv2d, GroupNetLinear
+from brevitas_abc.nn.lbc.fused import FusedLBConv2d
+from brevitas_abc.nn.lbc.layers import LBConv2d
 from brevitas_abc.swap import ABCConfig
 from brevitas_abc.swap.group_net_config import GroupNetConfig
 from brevitas_abc.swap.group_net_handler import layer_candidates  # noqa: F401 - registers the handlers

@@ -3,9 +3,9 @@ import torch
 from torch import nn
 
 from brevitas_abc.models import create_model
-from brevitas_abc.nn.abc_layers import ABCConv2d
-from brevitas_abc.nn.group_net_layers import GroupNetConv2d
-from brevitas_abc.nn.lbc_layers import LBConv2d
+from brevitas_abc.nn.abc.layers import ABCConv2d
+from brevitas_abc.nn.group_net.layers import GroupNetConv2d
+from brevitas_abc.nn.lbc.layers import LBConv2d
 from brevitas_abc.summary import summary
 from brevitas_abc.swap import ABCConfig
 from brevitas_abc.swap.lbc_config import LBCConfig
@@ -76,7 +76,7 @@ def test_container_with_own_parameters_reports_them_once():
 
 def test_group_wise_decomposition_counts_k_binary_copies_of_one_float_block():
     from brevitas_abc.models.resnet import BasicBlock
-    from brevitas_abc.nn.group_net_blocks import GroupNetBlock, GroupNetGroup
+    from brevitas_abc.nn.group_net.blocks import GroupNetBlock, GroupNetGroup
 
     block = BasicBlock(8, 8)
     float_counts = summary(block).total

@@ -1,6 +1,6 @@
 """A Group-Net (layer-wise, K = 2 binary branches per layer) through the FINN flow, on 200 real MNIST images.
 
-Trained with ``branch_scale_bits`` (``brevitas_abc.nn.group_net_integer``), every branch coefficient
+Trained with ``branch_scale_bits`` (``brevitas_abc.nn.group_net.integer``), every branch coefficient
 ``lambda_k alpha_kc`` is a small integer times one scale per output channel: the bitwise mapping gives 2 xnor
 MVAUs per layer summed with integer weights, and the scale moves into the next thresholds. With free float
 branch scales the sums stay FLOAT32 inside the accelerator, and the build refuses by default.

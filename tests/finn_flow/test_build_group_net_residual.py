@@ -23,8 +23,8 @@ from brevitas_abc import GroupNetConfig, swap
 from brevitas_abc.models.resnet import BasicBlock
 from brevitas_abc.nn.int_weight_conv import int_weight_conv2d
 
-from tests.brevitas_abc.test_group_net import calibrate
-from tests.brevitas_abc.test_group_net_residual import randomise_group_net
+from tests.brevitas_abc.nn.group_net.test_layers import calibrate
+from tests.brevitas_abc.nn.group_net.test_residual import randomise_group_net
 
 from .test_build_stock import _assert_codegen
 

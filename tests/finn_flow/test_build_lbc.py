@@ -1,6 +1,6 @@
 """An LBC network (LBCNN, ternary anchors) through the FINN flow, verified on 200 real MNIST test images.
 
-Built with ``brevitas_abc.nn.lbc_integer.integer_lbc_block`` (quantised ReLU inside and between the LBC
+Built with ``brevitas_abc.nn.lbc.integer.integer_lbc_block`` (quantised ReLU inside and between the LBC
 layers, binary pointwise convs): the anchors become MVAUs with 2-bit ternary weights, the pointwise convs
 MVAUs with bipolar weights, every stream inside the accelerator is an unsigned integer.
 """
@@ -17,7 +17,7 @@ from qonnx.custom_op.registry import getCustomOp
 from torch import nn
 
 import finn_flow
-from brevitas_abc.nn.lbc_integer import integer_lbc_block
+from brevitas_abc.nn.lbc.integer import integer_lbc_block
 
 from .test_build_stock import _assert_codegen, _assert_integer_dataflow, _assert_verified
 

@@ -20,7 +20,7 @@ pre-activation values). Its BatchNorms become ``ExactBatchNorm2d`` (bit-exact ex
 Identical copies would receive identical gradients and never diverge, so copy k
 starts from the k-th greedy residual of each float weight (``residual_binary_weights``); lambda_k = 1/K.
 
-Integer residual streams (``residual_bits = b``, ``brevitas_abc.nn.group_net_residual``): every residual sum,
+Integer residual streams (``residual_bits = b``, ``brevitas_abc.nn.group_net.residual``): every residual sum,
 branch output and gate mix is put on one signed b-bit grid per block/group, so the whole decomposition is integer
 arithmetic plus thresholds (what ``finn_flow`` builds with AddStreams and DuplicateStreams).
 
@@ -34,9 +34,9 @@ from torch import Tensor, nn
 
 from brevitas_abc.nn.constant_ops import MulConstant
 from brevitas_abc.nn.exact_batchnorm import ExactBatchNorm2d
-from brevitas_abc.nn.group_net_binary import BinaryConv2d, check_num_bases, residual_binary_weights
+from brevitas_abc.nn.group_net.binary import BinaryConv2d, check_num_bases, residual_binary_weights
 from brevitas_abc.nn.layer_counts import LayerCounts
-from brevitas_abc.nn.group_net_residual import check_residual_bits, quantise_block_outputs, residual_quant
+from brevitas_abc.nn.group_net.residual import check_residual_bits, quantise_block_outputs, residual_quant
 
 _GROUP_BLOCKS: list[type] = []
 
@@ -112,7 +112,7 @@ class GroupNetBlock(nn.Module):
     """Eq. 5: ``sum_k lambda_k G_k(x)`` over K binary copies of one residual block.
 
     With ``residual_bits = b``: ``y = sum_k Q(lambda_k G_k(Q(x)))``, every residual sum inside ``G_k`` on Q's grid
-    too (``group_net_residual``).
+    too (``brevitas_abc.nn.group_net.residual``).
 
     Args:
         block: a float residual block of a registered type.
@@ -178,7 +178,7 @@ class GroupNetGroup(nn.Module):
         gate_init: initial gate value ``g`` in (0, 1) (``theta = logit(g)``).
         residual_bits: None (float residual streams) or b in 2..8: the input, every residual sum, every gate mix
             ``Q(g h_k) + Q((1 - g)/K sum_j h_j)`` and every scaled branch output ``Q(lambda_k h_k)`` on one signed
-            b-bit grid (``group_net_residual``).
+            b-bit grid (``brevitas_abc.nn.group_net.residual``).
 
     >>> from brevitas_abc.models.resnet import BasicBlock
     >>> group = GroupNetGroup([BasicBlock(4, 4), BasicBlock(4, 4)], num_bases=2, residual_bits=4)
@@ -262,7 +262,7 @@ class GroupNetGroup(nn.Module):
 
 
 def quantised_group_forward(x: Tensor, branches, quant: nn.Module, scales, mixes) -> Tensor:
-    """The group-wise forward on integer streams (``group_net_residual``), shared by training and export form.
+    """The group-wise forward on integer streams (``brevitas_abc.nn.group_net.residual``), shared by training and export form.
 
     ``scales[k]`` and ``mixes[i] = (g_i, (1 - g_i)/K)`` are tensors (training) or ``MulConstant`` modules (export);
     both multiply in the same order, so both compute the same floats.

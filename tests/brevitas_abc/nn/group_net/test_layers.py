@@ -12,9 +12,9 @@ from brevitas_abc.models import create_model
 from brevitas_abc.models.densenet import DenseLayer
 from brevitas_abc.models.resnet import BasicBlock, Bottleneck, ResNet
 from brevitas_abc.nn.exact_batchnorm import ExactBatchNorm2d, use_exact_batchnorm
-from brevitas_abc.nn.group_net_binary import BinaryConv2d, channel_scale, residual_binary_weights
-from brevitas_abc.nn.group_net_blocks import GroupNetBlock, GroupNetGroup
-from brevitas_abc.nn.group_net_layers import BinaryParallelAtrousConv2d, GroupNetConv2d
+from brevitas_abc.nn.group_net.binary import BinaryConv2d, channel_scale, residual_binary_weights
+from brevitas_abc.nn.group_net.blocks import GroupNetBlock, GroupNetGroup
+from brevitas_abc.nn.group_net.layers import BinaryParallelAtrousConv2d, GroupNetConv2d
 from brevitas_abc.swap.group_net_config import GroupNetConfig
 from brevitas_abc.swap.group_net_handler import layer_candidates  # noqa: F401 - registers the handlers
 from brevitas_abc.swap.registry import SwapError, swap

@@ -17,14 +17,14 @@ from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
 from brevitas_abc.nn.constant_ops import AddConstant, MulConstant, channel_shaped
-from brevitas_abc.nn.group_net_binary import (
+from brevitas_abc.nn.group_net.binary import (
     BinaryConv2d,
     BinaryLinear,
     channel_scale,
     check_num_bases,
     residual_binary_weights,
 )
-from brevitas_abc.nn.group_net_integer import check_branch_scale_bits, integer_multiples
+from brevitas_abc.nn.group_net.integer import check_branch_scale_bits, integer_multiples
 from brevitas_abc.nn.layer_counts import LayerCounts, layer_counts
 
 
@@ -48,7 +48,7 @@ class _ScaledBranches(nn.Module):
 
     ``y = sum_k c_k * P_k(x) + b`` with ``P_k = branch_k.binary_op`` (the unscaled +-1 op) and per-output-channel
     coefficients ``c_kc = lambda_k alpha_kc`` (``alpha_k`` the branch's XNOR scale), or their projection onto
-    integer multiples of one scale per channel when ``branch_scale_bits`` is set (``group_net_integer``).
+    integer multiples of one scale per channel when ``branch_scale_bits`` is set (``brevitas_abc.nn.group_net.integer``).
     Exports as ``sum_k Mul(c_k) <- P_k`` (one constant per branch), which is what ``finn_flow`` maps to xnor
     MVAUs summed with integer weights.
 
@@ -117,7 +117,7 @@ class GroupNetConv2d(_ScaledBranches):
         num_bases: K >= 1 binary branches.
         branch_scale_bits: None (free float ``lambda_k alpha_kc``) or b in 1..6: the branch coefficients are
             trained and exported as b-bit integer multiples of one scale per output channel, which FINN builds
-            as integer arithmetic (``group_net_integer``).
+            as integer arithmetic (``brevitas_abc.nn.group_net.integer``).
 
     >>> layer = GroupNetConv2d(4, 8, 3, padding=1, num_bases=3)
     >>> layer(torch.randn(2, 4, 5, 5)).shape, layer.num_bases

@@ -20,7 +20,7 @@ from brevitas.quant import SignedBinaryActPerTensorConst
 from torch import Tensor, nn
 
 from brevitas_abc.function.ste import sign_ste
-from brevitas_abc.nn.abc_export_form import binary_weight_layer
+from brevitas_abc.nn.abc.export_form import binary_weight_layer
 from brevitas_abc.nn.constant_ops import AddConstant, MulConstant, channel_shaped
 from brevitas_abc.nn.layer_counts import LayerCounts
 

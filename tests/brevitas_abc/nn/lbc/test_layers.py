@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from brevitas_abc.export import export_qonnx
-from brevitas_abc.nn.lbc_anchors import nonzeros_per_filter, sample_anchors
-from brevitas_abc.nn.lbc_layers import LBConv2d
+from brevitas_abc.nn.lbc.anchors import nonzeros_per_filter, sample_anchors
+from brevitas_abc.nn.lbc.layers import LBConv2d
 from brevitas_abc.swap.lbc_config import LBCConfig
 from brevitas_abc.swap.lbc_handler import lbc_candidates  # noqa: F401 - registers the LBC handler
 from brevitas_abc.swap.registry import swap
@@ -29,7 +29,7 @@ def anchor_digest(layer: LBConv2d) -> str:
 
 
 def test_anchors_identical_across_processes():
-    code = ("import hashlib; from brevitas_abc.nn.lbc_layers import LBConv2d; "
+    code = ("import hashlib; from brevitas_abc.nn.lbc.layers import LBConv2d; "
             "l = LBConv2d(5, 7, 3, num_anchors=11, density=0.3, seed=1234); "
             "print(hashlib.sha256(l.anchors.numpy().tobytes()).hexdigest())")
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)

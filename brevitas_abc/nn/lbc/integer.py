@@ -23,7 +23,7 @@ UINT8/UINT2 streams and executes like PyTorch on 200 real test images.
 from brevitas.nn import QuantReLU
 from torch import nn
 
-from brevitas_abc.nn.lbc_layers import LBConv2d
+from brevitas_abc.nn.lbc.layers import LBConv2d
 
 
 def integer_lbc_block(in_channels: int, out_channels: int, kernel_size=3, padding=None, *, num_anchors: int,

@@ -18,10 +18,10 @@ from brevitas.nn import QuantReLU
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
-from brevitas_abc.nn.abc_layers import ABCConv2d
+from brevitas_abc.nn.abc.layers import ABCConv2d
 from brevitas_abc.nn.layer_counts import LayerCounts, layer_counts, learned_count
-from brevitas_abc.nn.lbc_anchors import check_density, check_num_anchors, check_seed, sample_anchors
-from brevitas_abc.nn.lbc_export_form import LBCExportLayer, ternary_anchor_conv
+from brevitas_abc.nn.lbc.anchors import check_density, check_num_anchors, check_seed, sample_anchors
+from brevitas_abc.nn.lbc.export_form import LBCExportLayer, ternary_anchor_conv
 
 ACTIVATIONS = ("relu", "quant_relu")
 POINTWISE_KINDS = ("float", "binary", "abc")

@@ -27,8 +27,8 @@ from torch import Tensor, nn
 
 from brevitas_abc.core import ABCActQuant, ABCWeightQuant
 from brevitas_abc.core.export_guard import refuse_stock_export
-from brevitas_abc.nn.abc_export_form import ABCExportLayer, BipolarActBranch, binary_weight_layer
-from brevitas_abc.nn.abc_options import ABCLayerOptions
+from brevitas_abc.nn.abc.export_form import ABCExportLayer, BipolarActBranch, binary_weight_layer
+from brevitas_abc.nn.abc.options import ABCLayerOptions
 from brevitas_abc.nn.constant_ops import channel_shaped
 from brevitas_abc.nn.layer_counts import LayerCounts, learned_count
 

@@ -9,7 +9,7 @@ BPAC converts to stock Brevitas branches, upsampling exports as ONNX ``Resize``.
 """
 from torch import Tensor, nn
 
-from brevitas_abc.nn.group_net_layers import BinaryParallelAtrousConv2d
+from brevitas_abc.nn.group_net.layers import BinaryParallelAtrousConv2d
 
 
 class BPACSegmentationHead(nn.Module):

@@ -8,12 +8,12 @@ from torch import nn
 
 from brevitas_abc.export import export_qonnx
 from brevitas_abc.models.resnet import BasicBlock, Bottleneck, ResNet
-from brevitas_abc.nn.group_net_binary import BinaryConv2d
-from brevitas_abc.nn.group_net_blocks import GroupNetBlock, GroupNetGroup
-from brevitas_abc.nn.group_net_residual import residual_quant
+from brevitas_abc.nn.group_net.binary import BinaryConv2d
+from brevitas_abc.nn.group_net.blocks import GroupNetBlock, GroupNetGroup
+from brevitas_abc.nn.group_net.residual import residual_quant
 from brevitas_abc.swap.group_net_config import GroupNetConfig
 from brevitas_abc.swap.registry import swap
-from tests.brevitas_abc.test_group_net import calibrate, cifar_test_images
+from tests.brevitas_abc.nn.group_net.test_layers import calibrate, cifar_test_images
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from brevitas_abc.nn.layer_counts import LayerCounts, float_counts
-from brevitas_abc.nn.lbc_layers import LBConv2d
+from brevitas_abc.nn.lbc.layers import LBConv2d
 
 
 class _Concat(nn.Module):
