@@ -29,6 +29,7 @@ from finn_flow.transformations import (
     AbsorbZeroPadIntoIm2Col,
     ConvertBipolarThresholdsToBinary,
     ConvertGlobalReduceMeanToGlobalAveragePool,
+    ConvertInputQuantToPixelThresholds,
     ConvertPadValueToBorderBias,
     DuplicateLinearBeforeForkedThresholds,
     ConvertSignedQuantAfterReluToUnsigned,
@@ -77,6 +78,18 @@ def step_insert_input_scaling(model: ModelWrapper, cfg) -> ModelWrapper:
     if cfg.input_scale is None:
         return model
     return model.transform(InsertIntegerInputScaling(cfg.input_scale, cfg.input_datatype))
+
+
+def step_quantize_pixels_exactly(model: ModelWrapper, cfg) -> ModelWrapper:
+    """An input quantiser reading the integer pixels through the input scaling/normalisation (an 8-bit
+    ``QuantIdentity`` in front of a CNV) becomes thresholds midway between the pixel values where its output steps,
+    computed from all pixel values with the graph's own float32 operations
+    (:class:`ConvertInputQuantToPixelThresholds`): exact, where FINN's float thresholds with the normalisation
+    absorbed can put a pixel value on the wrong side. Listed in ``report/pixel_thresholds.json``."""
+    rewrite = ConvertInputQuantToPixelThresholds()
+    model = model.transform(rewrite)
+    _write_report(cfg, "pixel_thresholds.json", {"converted": rewrite.converted, "skipped": rewrite.skipped})
+    return model
 
 
 def step_qonnx_to_finn(model: ModelWrapper, cfg) -> ModelWrapper:
@@ -481,6 +494,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
     steps = [step_verify_qonnx] if verify_qonnx else []
     steps += [
         step_insert_input_scaling,
+        step_quantize_pixels_exactly,
         step_duplicate_shared_weight_quantizers,
         step_convert_signed_quant_after_relu,
         step_qonnx_to_finn,

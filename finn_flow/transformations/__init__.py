@@ -17,6 +17,7 @@ from finn_flow.transformations.bipolar_to_binary import (
 from finn_flow.transformations.clip_xnor_thresholds import ClipXnorThresholdsToPopcountRange
 from finn_flow.transformations.duplicate_linear_before_forked_thresholds import DuplicateLinearBeforeForkedThresholds
 from finn_flow.transformations.convert_reduce_mean_to_global_pool import ConvertGlobalReduceMeanToGlobalAveragePool
+from finn_flow.transformations.convert_input_quant_to_pixel_thresholds import ConvertInputQuantToPixelThresholds
 from finn_flow.transformations.convert_signed_quant_after_relu import ConvertSignedQuantAfterReluToUnsigned
 from finn_flow.transformations.duplicate_shared_thresholds import DuplicateSharedBipolarThresholds
 from finn_flow.transformations.duplicate_shared_weight_quant import DuplicateSharedWeightQuantizers
@@ -52,6 +53,7 @@ __all__ = [
     "ConvertBipolarThresholdsToBinary",
     "ConvertGemmsToMatMul",
     "ConvertGlobalReduceMeanToGlobalAveragePool",
+    "ConvertInputQuantToPixelThresholds",
     "ConvertPadValueToBorderBias",
     "ConvertSignedQuantAfterReluToUnsigned",
     "ConvertSpecializedToGenericLayers",
