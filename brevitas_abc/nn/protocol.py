@@ -20,6 +20,15 @@ Members:
     from_float(module, ...) (classmethod, where one float module maps to one layer): the layer initialised
         from the float weights; ``swap`` uses it.
 
+Brevitas-hosted layers: a stock Brevitas layer (``QuantConv2d``, ``QuantLinear``) whose weight quantiser is one of
+``brevitas_abc.quant``'s (``weight_quant=ABCWeightPerChannelFloat``, ``GroupNetBinaryWeightPerChannelFloat``,
+``LBCTernaryWeightPerTensorConst``) belongs to that family through its quantiser, which declares it as injector
+attributes: ``family`` and ``latent_weight`` (whether the layer's ``weight`` is a latent weight behind binary or
+multi-binary values, as for ABC and Group-Net, or fixed, as LBC's anchors). ``hosted_family`` and
+``hosted_latent_weights`` read them (duck-typed: this module imports no quantiser), and ``latent_weights(model)``
+includes them, so weight clipping reaches ``QuantConv2d(weight_quant=ABCWeightPerChannelFloat)`` as it reaches
+``ABCConv2d``.
+
 >>> import torch
 >>> from brevitas_abc.nn import ABCConv2d, GroupNetConv2d, LBConv2d
 >>> layers = [ABCConv2d(4, 4, 3), LBConv2d(4, 4, 3, pointwise="binary"), GroupNetConv2d(4, 4, 3, num_bases=2)]
@@ -63,14 +72,44 @@ def binary_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in model.named_modules() if is_binary_layer(m)]
 
 
+def _weight_quant_injector(module: nn.Module):
+    """The Brevitas injector behind ``module.weight_quant`` (a quant proxy), or None (no Brevitas weight proxy)."""
+    return getattr(getattr(module, "weight_quant", None), "quant_injector", None)
+
+
+def hosted_family(module: nn.Module) -> str | None:
+    """The family (``FAMILIES``) of the ``brevitas_abc.quant`` weight quantiser that the Brevitas layer ``module``
+    holds, or None (not a Brevitas layer, or a stock quantiser)."""
+    injector = _weight_quant_injector(module)
+    if injector is None or "family" not in injector:  # a Brevitas injector raises on a missing attribute
+        return None
+    return injector.family
+
+
+def hosted_latent_weights(module: nn.Module) -> list[nn.Parameter]:
+    """``[module.weight]`` for a Brevitas layer hosting a family quantiser whose weight is latent (ABC, Group-Net),
+    ``[]`` for a fixed one (LBC's ternary anchors) and for any other module."""
+    if hosted_family(module) is None:
+        return []
+    injector = _weight_quant_injector(module)
+    return [module.weight] if "latent_weight" not in injector or injector.latent_weight else []
+
+
+def hosted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``(name, layer)`` of every Brevitas layer in ``model`` that holds a family weight quantiser."""
+    return [(name, m) for name, m in model.named_modules() if hosted_family(m) is not None]
+
+
 def latent_weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    """``(name, parameter)`` of every latent binary weight in ``model``, each parameter once (a nested layer's
-    weights are reached through its outer layer and itself)."""
+    """``(name, parameter)`` of every latent binary weight in ``model``: the family layers' ``latent_weights()`` and
+    the Brevitas-hosted layers' ``hosted_latent_weights``, each parameter once (a nested layer's weights are reached
+    through its outer layer and itself)."""
     names = {id(p): name for name, p in model.named_parameters()}
     seen, found = set(), []
-    for _, layer in binary_layers(model):
-        for weight in layer.latent_weights():
-            if id(weight) not in seen:
-                seen.add(id(weight))
-                found.append((names.get(id(weight), "<unregistered>"), weight))
+    weights = [w for _, layer in binary_layers(model) for w in layer.latent_weights()]
+    weights += [w for _, layer in hosted_layers(model) for w in hosted_latent_weights(layer)]
+    for weight in weights:
+        if id(weight) not in seen:
+            seen.add(id(weight))
+            found.append((names.get(id(weight), "<unregistered>"), weight))
     return found

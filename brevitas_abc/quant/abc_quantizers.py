@@ -12,8 +12,9 @@ straight-through gradient ``dC/dW = sum_m alpha_m dC/dB_m``. Activations (eq. 7-
 ``A = sum_n beta_n H_{v_n}(x)``, ``H_v(x) = sign(x + v - 0.5)`` (sign(0) = +1), gradient ``1[0 <= x + v <= 1]``
 for x and v, beta and v trainable. The layer then computes ``conv(sum_m alpha_m B_m, sum_n beta_n H_{v_n}(x))``,
 one convolution, equal in value and gradient to ABC-Net's M*N binary branches (eq. 10) and to
-:class:`brevitas_abc.nn.ABCConv2d` with the same weights (a Brevitas conv pads the binary activations with
-zeros, i.e. ``ABCConv2d(binary_padding=0.0)``; unpadded layers are identical either way).
+:class:`brevitas_abc.nn.ABCConv2d` with the same weights and ``binary_padding``: a padded ``QuantConv2d`` with an
+ABC input quantiser pads each binary activation base with ``binary_padding`` (+1.0 by default, as ``ABCConv2d``) and
+adds its bias after the convolution, bit for bit ``ABCConv2d``'s forward (:mod:`brevitas_abc.quant.binary_padding`).
 
 Options are injector attributes, given to the layer with Brevitas's prefixes (``weight_num_bases=3``,
 ``input_shifts="centered"``, ``weight_coefficient_bits=4``; activation layers such as ``QuantIdentity`` take them
@@ -24,7 +25,8 @@ without prefix, as Brevitas's own quantisers); a misspelt one raises
   ``scaling_per_output_channel`` (set by the class name), ``train_shifts``, ``ridge``, ``backprop_alpha``,
   ``coefficient_bits`` (None or 2..4: alpha as integers times a power-of-two scale, for FINN).
 - activations: ``num_bases`` N (1..8), ``shifts`` ("centered", "paper", "uniform" or N floats), ``train_shifts``,
-  ``train_betas``, ``coefficient_bits``.
+  ``train_betas``, ``coefficient_bits``, ``binary_padding`` (+1.0, -1.0 or 0.0: the value a padded conv pads each
+  binary base with; ``input_binary_padding=`` on a ``QuantConv2d``).
 
 The values are not uniform affine, so these quantisers output plain tensors, not Brevitas ``QuantTensor``s
 (:mod:`brevitas_abc.quant.proxy`). Export with :func:`brevitas_abc.export_qonnx`, which converts each such layer to
@@ -45,6 +47,8 @@ class ABCWeightQuantSolver(ExtendedInjector):
 
     proxy_class = ABCWeightQuantProxyFromInjector
     tensor_quant = ABCWeightQuant
+    family = "abc"  # brevitas_abc.nn.protocol: the layer is an ABC layer, its weight latent (clipped in training)
+    latent_weight = True
     num_bases = 3
     shifts = "uniform"
     train_shifts = False
@@ -91,3 +95,4 @@ class ABCActPerTensorFloat(ExtendedInjector):
     train_shifts = True
     train_betas = True
     coefficient_bits = None
+    binary_padding = 1.0

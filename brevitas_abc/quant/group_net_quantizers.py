@@ -31,6 +31,8 @@ class GroupNetBinaryWeightPerChannelFloat(ExtendedInjector):
 
     proxy_class = WeightQuantProxyFromInjector
     tensor_quant = GroupNetWeightQuant
+    family = "group_net"  # brevitas_abc.nn.protocol: a Group-Net branch, its weight latent (clipped in training)
+    latent_weight = True
     signed = True
     narrow_range = True
     bit_width = 1
@@ -39,3 +41,6 @@ class GroupNetBinaryWeightPerChannelFloat(ExtendedInjector):
 
 class LBCTernaryWeightPerTensorConst(TernaryWeightPerTensorConst):
     """LBC's ternary anchors: signed 2-bit narrow range, constant scale 1 (``Quant(bit_width=2, narrow=1)``)."""
+
+    family = "lbc"  # brevitas_abc.nn.protocol: an LBC anchor conv; its weight is fixed, not latent (never clipped)
+    latent_weight = False

@@ -17,6 +17,9 @@ from brevitas.proxy import ActQuantProxyFromInjector, WeightQuantProxyFromInject
 from torch import nn
 
 from brevitas_abc.core.export_guard import ABCExportError, refuse_stock_export  # noqa: F401 - re-exported
+from brevitas_abc.core.validation import check_choice
+from brevitas_abc.nn.abc.options import BINARY_PADDING_VALUES
+from brevitas_abc.quant.binary_padding import install_binary_padding, pad_binary_input
 
 
 class UnknownQuantizerOptionError(TypeError):
@@ -35,7 +38,8 @@ def _check_options(quant_injector, allowed: tuple[str, ...], prefixes: str) -> N
 
 
 # attributes Brevitas itself sets on every injector it builds a proxy from
-_BREVITAS_INTERNAL = ("proxy_module", "module", "proxy_class", "tensor_quant", "act_impl", "passthrough_act")
+_BREVITAS_INTERNAL = ("proxy_module", "module", "proxy_class", "tensor_quant", "act_impl", "passthrough_act",
+                      "family", "latent_weight")  # the last two: declared by our quantisers for brevitas_abc.nn.protocol
 
 
 class _ABCProxyMixin:
@@ -82,23 +86,34 @@ class ABCWeightQuantProxyFromInjector(_ABCProxyMixin, WeightQuantProxyFromInject
 
 
 class ABCActQuantProxyFromInjector(_ABCProxyMixin, ActQuantProxyFromInjector):
-    """Activation proxy of the ABC activation quantisers: returns ``sum_n beta_n H_{v_n}(x)`` as a plain tensor."""
+    """Activation proxy of the ABC activation quantisers: returns ``sum_n beta_n H_{v_n}(x)`` as a plain tensor.
+
+    As the input quantiser of a padded ``QuantConv2d`` it pads the binary activation bases with ``binary_padding``
+    (option ``input_binary_padding``, default +1.0 as ``ABCConv2d``; :mod:`brevitas_abc.quant.binary_padding`).
+    """
 
     role = "activation"
 
     def __init__(self, quant_layer: nn.Module, quant_injector) -> None:
         _check_options(quant_injector, ACT_OPTIONS,
                        "'input_' (QuantConv2d, QuantLinear) or none (QuantIdentity, QuantReLU, ...)")
+        padding = quant_injector.binary_padding if "binary_padding" in quant_injector else 1.0
+        check_choice("binary_padding", padding, BINARY_PADDING_VALUES)
         super().__init__(quant_layer, quant_injector)
+        self.binary_padding = float(padding)
         self.skip_create_quant_tensor = True
+
+    def add_tracked_module(self, module: nn.Module) -> None:
+        super().add_tracked_module(module)
+        install_binary_padding(module)
 
     def forward(self, x):
         self._guard_export()
-        return super().forward(x)
+        return super().forward(pad_binary_input(self, x))
 
 
 #: injector attributes of the ABC weight quantisers (``weight_<name>=`` on a Brevitas layer)
 WEIGHT_OPTIONS = ("num_bases", "shifts", "scaling_per_output_channel", "granularity", "train_shifts", "ridge",
                   "backprop_alpha", "coefficient_bits")
 #: injector attributes of the ABC activation quantisers (``input_<name>=`` / ``act_<name>=``)
-ACT_OPTIONS = ("num_bases", "shifts", "train_shifts", "train_betas", "coefficient_bits")
+ACT_OPTIONS = ("num_bases", "shifts", "train_shifts", "train_betas", "coefficient_bits", "binary_padding")

@@ -2,8 +2,9 @@
 ``ABCLinear``, whose ``to_export_form()`` gives the exact M*N-branch graph of stock Brevitas layers.
 
 Both compute ``op(sum_m alpha_m B_m, sum_n beta_n H_{v_n}(x)) + bias`` from the same latent weight, bias, shifts
-and betas (ABC-Net eq. 10); a Brevitas conv zero-pads the binary activations, so the ABC layer gets
-``binary_padding=0.0``. :func:`brevitas_abc.convert` calls this for every such layer.
+and betas (ABC-Net eq. 10), and with the ABC input quantiser's ``binary_padding`` (the value a padded ``QuantConv2d``
+pads the binary activation bases with, :mod:`brevitas_abc.quant.binary_padding`). :func:`brevitas_abc.convert`
+calls this for every such layer.
 """
 import torch
 from brevitas.nn import QuantConv2d, QuantLinear
@@ -55,6 +56,8 @@ def to_abc_layer(layer: nn.Module) -> nn.Module:
         act_quant = _tensor_quant(layer.input_quant)
     elif layer.input_quant.is_quant_enabled:
         raise _refuse(layer, "its input quantiser is not an ABC one (put it in a QuantIdentity in front)")
+    if getattr(layer, "is_same_padded_strided", False):
+        raise _refuse(layer, f"padding='same' with stride {layer.stride} (ABCConv2d takes explicit padding)")
     if act_quant is not None and act_quant.coefficient_bits != weight_quant.coefficient_bits:
         raise _refuse(layer, f"weight coefficient_bits={weight_quant.coefficient_bits} differs from input "
                              f"coefficient_bits={act_quant.coefficient_bits}")
@@ -63,7 +66,8 @@ def to_abc_layer(layer: nn.Module) -> nn.Module:
         weight_shifts=tuple(weight_quant.shifts.tolist()),
         train_weight_shifts=isinstance(weight_quant.shifts, nn.Parameter), ridge=weight_quant.ridge,
         backprop_alpha=weight_quant.backprop_alpha, coefficient_bits=weight_quant.coefficient_bits,
-        binary_padding=0.0, num_act_bases=None if act_quant is None else act_quant.num_bases)
+        binary_padding=layer.input_quant.binary_padding if act_quant is not None else 0.0,
+        num_act_bases=None if act_quant is None else act_quant.num_bases)
     if act_quant is not None:
         options.update(act_shifts=tuple(act_quant.shifts.tolist()), train_act_shifts=act_quant.shifts.requires_grad,
                        train_act_betas=act_quant.betas.requires_grad)

@@ -2,27 +2,33 @@
 optimiser step (BinaryConnect/larq practice; without it latent weights drift far past the point where
 their sign can still flip, and the straight-through gradient stops mattering).
 
-Which weights: every family layer's ``latent_weights()`` (the layer protocol,
-``brevitas_abc.nn.protocol``: ABC bases' latent weight, LBC's binary pointwise weight, every Group-Net
-branch's and binary copy's weight), and the weight of every stock Brevitas quant layer (``weight_quant``).
+Which weights: the layer protocol's ``latent_weights`` (``brevitas_abc.nn.protocol``): every family layer's
+``latent_weights()`` (ABC bases' latent weight, LBC's binary pointwise weight, every Group-Net branch's and binary
+copy's weight) and the weight of every Brevitas layer hosting a family quantiser (``QuantConv2d(weight_quant=
+ABCWeightPerChannelFloat)``, ``GroupNetBinaryWeightPerChannelFloat``; LBC's fixed anchors are not latent); then the
+weight of every other Brevitas quant layer whose weight quantiser is enabled (stock binary or low-bit weights; a
+``QuantConv2d(weight_quant=None)`` is a float layer and is left alone).
 """
 import warnings
 
 import pytorch_lightning as pl
 import torch
+from brevitas_abc.nn.protocol import hosted_family, latent_weights
 from brevitas_abc.nn.protocol import is_binary_layer as is_family_layer
-from brevitas_abc.nn.protocol import latent_weights
 from torch import nn
 
 
 def is_brevitas_quant_layer(module: nn.Module) -> bool:
-    """A layer whose weight parameter goes through a Brevitas quantiser (``weight_quant``)."""
-    return isinstance(getattr(module, "weight", None), nn.Parameter) and hasattr(module, "weight_quant")
+    """A layer whose weight parameter goes through an enabled stock Brevitas quantiser (``weight_quant``)."""
+    weight_quant = getattr(module, "weight_quant", None)
+    return (isinstance(getattr(module, "weight", None), nn.Parameter) and hosted_family(module) is None
+            and bool(getattr(weight_quant, "is_quant_enabled", False)))
 
 
 def is_binary_layer(module: nn.Module) -> bool:
-    """A layer with latent weights to clip: a family layer (``BinaryLayer``) or a Brevitas quant layer."""
-    return is_family_layer(module) or is_brevitas_quant_layer(module)
+    """A layer with latent weights to clip: a family layer (``BinaryLayer``), a Brevitas layer hosting a family
+    quantiser, or a stock Brevitas quant layer."""
+    return is_family_layer(module) or hosted_family(module) is not None or is_brevitas_quant_layer(module)
 
 
 def clipped_weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:

@@ -33,6 +33,21 @@ from brevitas_abc.nn.constant_ops import channel_shaped
 from brevitas_abc.nn.layer_counts import LayerCounts, learned_count
 
 
+def binary_pads(conv: nn.Conv2d) -> tuple[int, int, int, int]:
+    """``conv``'s padding as explicit ``(left, right, top, bottom)`` for ``F.pad``, resolving 'same'/'valid' like
+    torch (shared with a Brevitas ``QuantConv2d`` holding an ABC input quantiser, ``brevitas_abc.quant``)."""
+    if isinstance(conv.padding, str):
+        if conv.padding == "valid":
+            return (0, 0, 0, 0)
+        pads = []
+        for k, d in zip(reversed(conv.kernel_size), reversed(conv.dilation)):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]
+        return tuple(pads)
+    ph, pw = conv.padding
+    return (pw, pw, ph, ph)
+
+
 class ABCLayerMixin:
     """Shared ABC logic; the torch layer class supplies ``weight``, ``bias`` and ``_op``.
 
@@ -191,16 +206,7 @@ class ABCConv2d(ABCLayerMixin, nn.Conv2d):
 
     def _binary_pads(self) -> tuple[int, int, int, int]:
         """Explicit ``(left, right, top, bottom)`` padding, resolving 'same'/'valid' like torch."""
-        if isinstance(self.padding, str):
-            if self.padding == "valid":
-                return (0, 0, 0, 0)
-            pads = []
-            for k, d in zip(reversed(self.kernel_size), reversed(self.dilation)):
-                total = d * (k - 1)
-                pads += [total // 2, total - total // 2]
-            return tuple(pads)
-        ph, pw = self.padding
-        return (pw, pw, ph, ph)
+        return binary_pads(self)
 
     def _conv_binary_input(self, x: Tensor, w_hat: Tensor) -> Tensor:
         """``conv(w_hat, pad(A))``: each binary base padded with ``binary_padding``.
