@@ -183,7 +183,14 @@ def build(
         target_fps: frames per second the folding aims for (None: FINN's default, fully folded), or ``"max"``:
             the highest FPS whose estimated LUT/BRAM/URAM/DSP stay within the board's budget
             (:mod:`finn_flow.fit`; the summary shows the chosen FPS, budget and utilisation).
-        abc_mapping: ``"bitwise"`` or ``"fused"`` for ABC layers (see DESIGN.md 1.3).
+        abc_mapping: how ABC layers become FINN layers (DESIGN.md 1.3): ``"bitwise"`` (M*N xnor MVAUs), ``"fused"``
+            (N integer MVAUs), ``"integer"`` (one integer MVAU on one multi-level activation; a layer it cannot map is
+            an :class:`~finn_flow.errors.AbcMappingError`) or ``"auto"`` (per layer the fewest estimated LUTs within
+            the BRAM budget, :mod:`finn_flow.abc_auto`). The default stays ``"bitwise"``: it is the paper's structure,
+            the one mapping every branch-sum family this flow builds (ABC, Group-Net's layer-wise branches) is tested
+            with, and it needs no estimate; ``"auto"`` decides from a proxy (the layer's MVAUs and sums, not its
+            thresholds or windows) and changes the graph a given call produces. For ABC models with integer
+            coefficients built for a board, pass ``"auto"`` (benchmarks/finn_cnv_cifar10.py does).
         verify_inputs: raw images ``[N, ...]`` (e.g. uint8 pixels) laid out like the model input
             (NCHW; a missing channel axis of 1 is added). Every stage is executed on them and
             compared with PyTorch (module input) or with the QONNX graph (file input).

@@ -20,6 +20,8 @@ import sys
 
 import numpy as np
 
+from finn_flow.config import ABC_MAPPINGS
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="abc-build", description=__doc__.split("\n\n")[0])
@@ -34,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fit-limit", action="append", default=[], metavar="RESOURCE=FRACTION",
                    help="with --fit: usable fraction of LUT, BRAM_18K, URAM or DSP, e.g. --fit-limit LUT=0.5 "
                         "(repeatable)")
-    p.add_argument("--abc-mapping", choices=("bitwise", "fused"), default="bitwise")
+    p.add_argument("--abc-mapping", choices=ABC_MAPPINGS, default="bitwise",
+                   help="how ABC layers map to FINN layers: bitwise (M*N xnor MVAUs), fused (N integer MVAUs), integer "
+                        "(one integer MVAU), auto (per layer, fewest estimated LUTs within the BRAM budget)")
     p.add_argument("--verify-npy", default=None,
                    help=".npy of raw images [N, ...] (e.g. uint8 pixels, NCHW) to verify every stage on")
     p.add_argument("--input-scale", type=float, default=None,

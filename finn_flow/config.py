@@ -11,7 +11,7 @@ from typing import Optional
 
 from finn.builder.build_dataflow_config import DataflowBuildConfig
 
-ABC_MAPPINGS = ("bitwise", "fused")
+ABC_MAPPINGS = ("bitwise", "fused", "integer", "auto")
 
 
 @dataclass
@@ -23,8 +23,10 @@ class FinnFlowConfig(DataflowBuildConfig):
             None leaves the graph input as exported (then it must already be integer for the
             dataflow partition to be integer-only).
         input_datatype: FINN DataType name of the raw pixels (default ``"UINT8"``).
-        abc_mapping: ``"bitwise"`` (one xnor MVAU per ABC base pair, summed) or ``"fused"`` (the
-            bases of a layer collapsed into one integer MVAU; needs integer-multiple alphas/betas).
+        abc_mapping: ``"bitwise"`` (one xnor MVAU per ABC base pair, summed), ``"fused"`` (the weight bases
+            of each activation base collapsed into one integer MVAU), ``"integer"`` (the whole layer one integer MVAU
+            reading one multi-level activation) or ``"auto"`` (per layer the one with the fewest estimated LUTs
+            within the BRAM budget, :mod:`finn_flow.abc_auto`); all but bitwise need integer-multiple alphas/betas.
         allow_float_in_dataflow: if False (default) a FLOAT32 tensor inside the dataflow partition
             stops the build with :class:`~finn_flow.errors.FloatInDataflowError`; if True it is only
             listed in the build report.

@@ -35,3 +35,7 @@ class VivadoRequiredError(FinnFlowError, RuntimeError):
 
 class BoardBudgetError(FinnFlowError):
     """The model exceeds the board's resource budget even fully folded (names the resource and largest layers)."""
+
+
+class AbcMappingError(FinnFlowError, ValueError):
+    """The requested ABC mapping cannot map a layer (names the layer, the reason and the mappings that can)."""

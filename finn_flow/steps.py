@@ -41,6 +41,7 @@ from finn_flow.transformations import (
     FuseBinaryBasesIntoIntegerWeights,
     InsertIntegerInputScaling,
     InsertTransposePairBeforeFlatten,
+    MergeActivationBasesIntoIntegerInput,
     MoveChannelLinearPastFlatten,
     MoveFlattenPastMultiThreshold,
     MoveMaxPoolPastMultiThreshold,
@@ -130,23 +131,63 @@ def step_map_abc_branches(model: ModelWrapper, cfg) -> ModelWrapper:
     ``"bitwise"``: keep the M*N xnor branches; integer-multiple coefficients become integer ``Mul``s
     and one scale after the sum (:class:`ExtractIntegerBranchScales`). ``"fused"``: collapse the M
     weight bases per activation base into one integer weight (:class:`FuseBinaryBasesIntoIntegerWeights`).
-    Branch sums with free float coefficients are left as they are and listed in
-    ``report/abc_mapping.json`` (their Mul/Add stay float, which ``step_check_integer_dataflow`` reports).
+    ``"integer"``: fused, then the N activation bases merged into one multi-level activation and ONE integer MVAU
+    (:class:`MergeActivationBasesIntoIntegerInput`); a layer it cannot map (float coefficients, betas of both
+    signs) is an :class:`~finn_flow.errors.AbcMappingError` naming the layer and the reason. ``"auto"``: per layer
+    the mapping :func:`finn_flow.abc_auto.choose_abc_mappings` picks from FINN's estimates (a layer it maps
+    ``integer`` that cannot be merged stays fused).
+    Branch sums with free float coefficients are left as they are (bitwise, fused, auto) and listed in
+    ``report/abc_mapping.json`` (their Mul/Add stay float, which ``step_check_integer_dataflow`` reports); the
+    report also names each layer's mapping (and, for auto, why, with the estimates of every candidate).
     """
     from qonnx.transformation.general import SortGraph
     from qonnx.transformation.infer_shapes import InferShapes
 
-    if cfg.abc_mapping == "fused":
-        rewrite = FuseBinaryBasesIntoIntegerWeights()
-        model = model.transform(rewrite)
-        mapped = rewrite.fused
+    from finn_flow.errors import AbcMappingError
+    from finn_flow.transformations.abc_branches import find_branch_sums
+
+    mapping = cfg.abc_mapping
+    names = [branch.root.name for branch in find_branch_sums(model)]
+    decisions: dict = {}
+    if mapping == "auto":
+        from finn_flow.abc_auto import choose_abc_mappings
+
+        decisions = choose_abc_mappings(model, cfg)
+        per_layer = {name: decisions[name]["mapping"] for name in names}
     else:
-        rewrite = ExtractIntegerBranchScales()
-        model = model.transform(rewrite)
-        mapped = rewrite.rewritten
+        per_layer = {name: mapping for name in names}
+    strict = mapping == "integer"
+    try:
+        bitwise = ExtractIntegerBranchScales(
+            only=None if mapping == "bitwise" else [n for n, m in per_layer.items() if m == "bitwise"])
+        model = model.transform(bitwise)
+        fuse = FuseBinaryBasesIntoIntegerWeights(
+            strict=strict, only=[n for n, m in per_layer.items() if m in ("fused", "integer")])
+        model = model.transform(fuse)
+        merge = MergeActivationBasesIntoIntegerInput(
+            {n: fuse.fused_outputs[n] for n in fuse.fused if per_layer[n] == "integer"}, strict=strict)
+        model = model.transform(merge)
+    except ValueError as error:
+        raise AbcMappingError(f"abc_mapping={mapping!r}: {error}") from error
+    layers = {}
+    for name in names:
+        chosen = per_layer[name]
+        row = {"mapping": chosen if name in bitwise.rewritten + fuse.fused else "float (left as exported)"}
+        if name in merge.merged:
+            row.update(merge.merged[name])
+        elif name in merge.single_input:
+            row["mapping"] = "fused"
+            row["note"] = "one input (N = 1 or weights-only): fused is already one integer MVAU"
+        elif name in merge.not_merged:
+            row["mapping"] = "fused"
+            row["note"] = f"not merged: {merge.not_merged[name]}"
+        if name in decisions:
+            row.update({k: v for k, v in decisions[name].items() if k != "mapping"})
+        layers[name] = row
     model = model.transform(SortGraph()).transform(InferShapes()).transform(InferDataTypes())
     _write_report(cfg, "abc_mapping.json", {
-        "mapping": cfg.abc_mapping, "integer_branch_sums": mapped, "float_branch_sums": rewrite.left_float})
+        "mapping": mapping, "integer_branch_sums": bitwise.rewritten + fuse.fused,
+        "float_branch_sums": bitwise.left_float + fuse.left_float, "layers": layers})
     return model
 
 

@@ -44,6 +44,7 @@ def write_summary(result, board) -> tuple[Path, Path]:
                   f"- estimated latency: {est.get('estimated_latency_ns', 0) / 1e3:,.1f} us",
                   f"- slowest layer: {est.get('max_cycles_node_name')} ({est.get('max_cycles'):,} cycles)", ""]
     lines += _fit_lines(getattr(result, "fit", None) or {})
+    lines += _mapping_lines(report / "abc_mapping.json")
     if totals:
         bram36 = totals.get("BRAM_18K", 0) / 2
         lines += ["## Resources (FINN estimates) against the board", "",
@@ -81,6 +82,23 @@ def write_summary(result, board) -> tuple[Path, Path]:
     png = report / "build_summary.png"
     _plot(layers, cycles, png, board)
     return md, png
+
+
+def _mapping_lines(path: Path) -> list[str]:
+    """The "ABC mappings" section: each ABC layer's mapping and why (``report/abc_mapping.json``; auto's estimates)."""
+    if not path.is_file():
+        return []
+    report = json.loads(path.read_text())
+    layers = report.get("layers") or {}
+    if not layers:
+        return []
+    lines = [f"## ABC mappings (abc_mapping=\"{report['mapping']}\")", "",
+             "| layer | mapping | why | estimated LUT / BRAM_18K per candidate |", "|---|---|---|---|"]
+    for name, row in layers.items():
+        why = row.get("why") or row.get("note") or ""
+        est = "; ".join(f"{m} {e['LUT']:,} / {e['BRAM_18K']:g}" for m, e in (row.get("estimates") or {}).items())
+        lines.append(f"| {name} | {row['mapping']} | {why} | {est} |")
+    return lines + [""]
 
 
 def _fit_lines(fit: dict) -> list[str]:

@@ -35,6 +35,7 @@ from finn_flow.transformations.move_transpose_past_channel_linear import (
     MoveTransposeBeforeMultiThreshold,
     MoveTransposePastChannelLinear,
 )
+from finn_flow.transformations.merge_activation_bases import MergeActivationBasesIntoIntegerInput
 from finn_flow.transformations.move_maxpool_past_thresholds import MoveMaxPoolPastMultiThreshold
 from finn_flow.transformations.pad_border_bias import ConvertPadValueToBorderBias
 from finn_flow.transformations.revert_float_boundary import RevertFloatBoundaryLayersToONNX
@@ -65,6 +66,7 @@ __all__ = [
     "FuseBinaryBasesIntoIntegerWeights",
     "InsertIntegerInputScaling",
     "InsertTransposePairBeforeFlatten",
+    "MergeActivationBasesIntoIntegerInput",
     "MoveChannelLinearPastFlatten",
     "MoveFlattenPastMultiThreshold",
     "MoveMaxPoolPastMultiThreshold",

@@ -48,17 +48,21 @@ class ExtractIntegerBranchScales(Transformation):
         strict: raise ``ValueError`` naming the layer and channel when a branch sum's coefficients
             are not integer multiples of one scale; otherwise leave that sum unchanged (float).
         max_int: largest integer multiple allowed.
+        only: names of the branch sums (their root ``Add``) to rewrite; None: every one.
     """
 
-    def __init__(self, strict: bool = False, max_int: int = 127):
+    def __init__(self, strict: bool = False, max_int: int = 127, only=None):
         super().__init__()
         self.strict = strict
         self.max_int = max_int
+        self.only = None if only is None else set(only)
         self.rewritten: list[str] = []
         self.left_float: list[str] = []
 
     def apply(self, model: ModelWrapper):
         for k, branch in enumerate(find_branch_sums(model)):
+            if self.only is not None and branch.root.name not in self.only:
+                continue
             coeffs = np.stack([t.coefficient for t in branch.terms])
             q, s = integer_decomposition(coeffs, self.max_int)
             if q is None:

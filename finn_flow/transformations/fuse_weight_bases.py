@@ -35,13 +35,21 @@ class FuseBinaryBasesIntoIntegerWeights(Transformation):
         strict: raise ``ValueError`` (naming layer and channel) when coefficients are not integer
             multiples of one scale; otherwise leave that sum as it is.
         max_int: largest integer multiple allowed.
+        only: names of the branch sums (their root ``Add``) to fuse; None: every one.
+
+    Attributes:
+        fused: names of the branch sums fused.
+        fused_outputs: ``{name: tensor}``, the tensor each fused sum computes (before its ``Mul(s)``).
+        left_float: one message per branch sum left as it was (coefficients not integer multiples of a scale).
     """
 
-    def __init__(self, strict: bool = False, max_int: int = 127):
+    def __init__(self, strict: bool = False, max_int: int = 127, only=None):
         super().__init__()
         self.strict = strict
         self.max_int = max_int
+        self.only = None if only is None else set(only)
         self.fused: list[str] = []
+        self.fused_outputs: dict[str, str] = {}
         self.left_float: list[str] = []
 
     def apply(self, model: ModelWrapper):
@@ -50,6 +58,8 @@ class FuseBinaryBasesIntoIntegerWeights(Transformation):
         model = model.transform(InferShapes())
         graph = model.graph
         for branch in find_branch_sums(model):
+            if self.only is not None and branch.root.name not in self.only:
+                continue
             coeffs = np.stack([t.coefficient for t in branch.terms])
             q, s = integer_decomposition(coeffs, self.max_int)
             if q is None:
@@ -100,5 +110,6 @@ class FuseBinaryBasesIntoIntegerWeights(Transformation):
             root = [n for n in graph.node if root_out in n.output][0]
             insert_scale_after(model, root, s, branch.const_shape, f"{branch.root.name}_abc_scale")
             self.fused.append(branch.root.name)
+            self.fused_outputs[branch.root.name] = root_out
             return model, True  # the node list changed: search again
         return model, False
