@@ -224,7 +224,8 @@ def build(
         InvalidModelError, UnknownBoardError, ValueError: bad arguments, before anything is written
             (:mod:`finn_flow.validate`: output folder, verification images, graph input).
         UnsupportedOpError: also before anything is built, for a torch model with modules the flow does not
-            lower (Group-Net block/group modes; :func:`finn_flow.checks.check_torch_model`).
+            lower (Group-Net block/group modes with float residual streams, DenseNets with float concatenated
+            streams; :func:`finn_flow.checks.check_torch_model`).
         UnsupportedOpError, FloatInDataflowError, VerificationError, BuildStepError: from the flow,
             naming the node, tensor, stage or step.
     """

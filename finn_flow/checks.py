@@ -5,7 +5,8 @@ hardware layers both before and after it cannot be placed (FINN would cut the ac
 partitions or fail with a cryptic partitioning error), so we name it. Non-hardware nodes at the start
 or end run on the host and are listed. ``float_tensors_in`` lists FLOAT32 tensors of a dataflow
 partition (streams and parameters). ``check_torch_model`` refuses, before export, the module kinds the flow
-does not lower (Group-Net block/group decompositions with float residual streams), naming each; ``check_bipolar_after_relu`` refuses a
+does not lower (Group-Net block/group decompositions with float residual streams, DenseNets with float concatenated
+streams), naming each; ``check_bipolar_after_relu`` refuses a
 QONNX pattern FINN's converter gets wrong.
 """
 
@@ -64,6 +65,9 @@ def _stuck_hint(model: ModelWrapper, node) -> str:
     if node.op_type in ("Relu", "ElementwiseMaximum"):
         return ("a ReLU FINN could not merge into the next thresholds (a ReLU -> BatchNorm with a negative scale, "
                 "or a ReLU in front of a float layer): write Conv -> BatchNorm -> ReLU")
+    if node.op_type == "Concat":
+        return ("a concatenation of streams with different float scales (FINN issue 954) or of float streams: give "
+                "every input one integer scale (brevitas_abc.models.densenet_integer does for DenseNets)")
     if node.op_type in ("Mul", "Add", "ElementwiseMul", "ElementwiseAdd"):
         return ("a float scale or bias FINN could not merge into thresholds (a negative scale after a ReLU or a "
                 "pooling, a float layer's bias, or free float coefficients)")
@@ -130,10 +134,25 @@ def check_torch_model(model) -> None:
     MultiThreshold node. With ``residual_bits`` they are integer throughout and are built
     (``brevitas_abc.nn.group_net.residual``).
 
+    A ``DenseNet`` (``brevitas_abc.models.densenet``) not in its integer form (``densenet_integer``: one integer
+    scale per dense block, marked by ``stream_bits``) concatenates float streams with different scales (FINN issue
+    954): refused likewise; the integer form is built (``StreamingConcat``).
+
     Raises:
         UnsupportedOpError: naming each such module and the supported alternative.
     """
+    from brevitas_abc.models.densenet import DenseNet
     from brevitas_abc.nn.protocol import binary_layers
+
+    dense = [f"{name or '<model>'} (DenseNet, no stream_bits)" for name, m in model.named_modules()
+             if isinstance(m, DenseNet) and getattr(m, "stream_bits", None) is None]
+    if dense:
+        raise UnsupportedOpError(
+            f"these modules cannot be lowered to FINN hardware layers: {_first_five(dense)}. Their dense connections "
+            "concatenate float tensors with different float scales, which FINN does not streamline (FINN issue 954) "
+            "and its StreamingConcat joins only integer streams. Use the integer form: "
+            "brevitas_abc.models.create_model('densenet_bc_cifar_integer', lbc='full' or 'fused', stream_bits=2..8) "
+            "(or brevitas_abc.models.densenet_integer.integer_densenet(model)): one integer scale per dense block.")
 
     found = [f"{name or '<model>'} ({type(m).__name__}: {NEEDS_INTEGER_RESIDUALS[(m.family, m.decomposition)]}, "
              "residual_bits=None)"

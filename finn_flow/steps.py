@@ -37,12 +37,14 @@ from finn_flow.transformations import (
     DuplicateSharedWeightQuantizers,
     ConvertGemmsToMatMul,
     ExtractIntegerBranchScales,
+    FoldAveragePoolIntoPointwiseConv,
     FoldUnityScaleWeightQuantizers,
     FuseBinaryBasesIntoIntegerWeights,
     InsertIntegerInputScaling,
     InsertTransposePairBeforeFlatten,
     MergeActivationBasesIntoIntegerInput,
     MoveChannelLinearPastFlatten,
+    MoveEqualTransposesPastJoinConcat,
     MoveFlattenPastMultiThreshold,
     MoveMaxPoolPastMultiThreshold,
     MoveReluPastReshape,
@@ -209,6 +211,35 @@ def step_move_scales_past_residual_adds(model: ModelWrapper, cfg) -> ModelWrappe
     return model.transform(InferDataTypes())
 
 
+def step_fold_average_pools_into_convs(model: ModelWrapper, cfg) -> ModelWrapper:
+    """A 1x1 convolution followed by a ``k x k`` stride-``k`` average pooling (a DenseNet transition) becomes one
+    ``k x k`` stride-``k`` convolution with the weights repeated and ``Mul(1/k^2)``
+    (:class:`FoldAveragePoolIntoPointwiseConv`; exact: an integer sum and a power-of-two scale), so no pooling of an
+    unquantised tensor is left for FINN, which has no hardware layer for it."""
+    rewrite = FoldAveragePoolIntoPointwiseConv()
+    model = model.transform(rewrite).transform(InferDataTypes())
+    _write_report(cfg, "folded_average_pools.json", {"folded": [list(pair) for pair in rewrite.folded]})
+    return model
+
+
+def step_move_scales_past_concats(model: ModelWrapper, cfg) -> ModelWrapper:
+    """Integer concatenated streams (an integer LBC DenseNet, ``brevitas_abc.models.densenet_integer``): a ``Concat``
+    whose inputs all carry the same scalar scale ``Mul(s)`` becomes ``Mul(s)`` after a ``Concat`` of the integer
+    streams (FINN's ``MoveMulPastJoinConcat``, which first splits a forked ``Mul`` per consumer), repeated until
+    nothing moves: ``concat(s a, s b) = s concat(a, b)``, exact. The concatenations then join integer streams
+    (``StreamingConcat``) and ``s`` moves into the next thresholds. Inputs with different float scales (FINN issue
+    954) are left, and ``step_check_lowered`` names the Concat."""
+    from finn.transformation.streamline.reorder import MoveMulPastJoinConcat
+
+    if not model.get_nodes_by_op_type("Concat"):
+        return model
+    for _ in range(256):
+        model, moved = MoveMulPastJoinConcat().apply(model)
+        if not moved:
+            break
+    return model.transform(InferDataTypes())
+
+
 def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
     """Prepare forks for streamlining (all rewrites exact):
 
@@ -296,7 +327,8 @@ def step_clip_xnor_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
 def step_move_transposes_to_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
     """Bring the NHWC -> NCHW transposes of lowered multi-branch convolutions to the thresholds, where FINN
     absorbs them (channels-last Thresholding), instead of leaving them as ``Shuffle`` layers: each branch's
-    Mul/Add (:class:`MoveTransposePastChannelLinear`), the branch sum (``MoveTransposePastJoinAdd``) and forks
+    Mul/Add (:class:`MoveTransposePastChannelLinear`), the branch sum (``MoveTransposePastJoinAdd``), a concatenation
+    of equally transposed streams (:class:`MoveEqualTransposesPastJoinConcat`: it then joins NHWC streams) and forks
     (``MoveTransposePastFork``); then FINN's ``AbsorbTransposeIntoMultiThreshold``, ``MakeMaxPoolNHWC`` and
     ``AbsorbConsecutiveTransposes``; identical transposes on every branch of a fork become one before it
     (:class:`CollapseForkedTransposes`, once at the end). All exact."""
@@ -314,8 +346,9 @@ def step_move_transposes_to_thresholds(model: ModelWrapper, cfg) -> ModelWrapper
 
     for _ in range(8):  # each pass moves every transpose one op further; stop at a fixed point
         before = model.model.SerializeToString()
-        for rewrite in (MoveTransposePastChannelLinear(), MoveTransposePastJoinAdd(), MoveTransposePastFork(),
-                        AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes()):
+        for rewrite in (MoveTransposePastChannelLinear(), MoveTransposePastJoinAdd(), MoveEqualTransposesPastJoinConcat(),
+                        MoveTransposePastFork(), AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
+                        AbsorbConsecutiveTransposes()):
             model = model.transform(rewrite)
         model = model.transform(InferShapes()).transform(InferDataTypes()).transform(InferDataLayouts())
         if model.model.SerializeToString() == before:
@@ -542,6 +575,8 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         "step_tidy_up",
         step_map_abc_branches,
         step_move_scales_past_residual_adds,
+        step_fold_average_pools_into_convs,
+        step_move_scales_past_concats,
         step_duplicate_shared_bipolar_thresholds,
         "step_streamline",
         step_absorb_relus_into_thresholds,

@@ -8,6 +8,7 @@ baseline ``lfc_brevitas_w1a1`` (``brevitas_baselines``, also ``brevitas_quantize
 from brevitas_abc.models import (  # noqa: F401 - each module registers its models
     brevitas_baselines,
     densenet,
+    densenet_integer,
     finn_nets,
     forest_trail,
     mnist_nets,

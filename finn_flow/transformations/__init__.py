@@ -23,6 +23,7 @@ from finn_flow.transformations.duplicate_shared_thresholds import DuplicateShare
 from finn_flow.transformations.duplicate_shared_weight_quant import DuplicateSharedWeightQuantizers
 from finn_flow.transformations.extract_branch_scales import ExtractIntegerBranchScales
 from finn_flow.transformations.convert_gemms_to_matmul import ConvertGemmsToMatMul, RemoveIdentityLinearOps
+from finn_flow.transformations.fold_average_pool_into_pointwise_conv import FoldAveragePoolIntoPointwiseConv
 from finn_flow.transformations.fold_unity_scale_weight_quantizers import FoldUnityScaleWeightQuantizers
 from finn_flow.transformations.fuse_weight_bases import FuseBinaryBasesIntoIntegerWeights
 from finn_flow.transformations.insert_input_scaling import InsertIntegerInputScaling
@@ -36,6 +37,7 @@ from finn_flow.transformations.move_transpose_past_channel_linear import (
     MoveTransposePastChannelLinear,
 )
 from finn_flow.transformations.merge_activation_bases import MergeActivationBasesIntoIntegerInput
+from finn_flow.transformations.move_equal_transposes_past_join_concat import MoveEqualTransposesPastJoinConcat
 from finn_flow.transformations.move_maxpool_past_thresholds import MoveMaxPoolPastMultiThreshold
 from finn_flow.transformations.pad_border_bias import ConvertPadValueToBorderBias
 from finn_flow.transformations.revert_float_boundary import RevertFloatBoundaryLayersToONNX
@@ -62,12 +64,14 @@ __all__ = [
     "DuplicateSharedBipolarThresholds",
     "DuplicateSharedWeightQuantizers",
     "ExtractIntegerBranchScales",
+    "FoldAveragePoolIntoPointwiseConv",
     "FoldUnityScaleWeightQuantizers",
     "FuseBinaryBasesIntoIntegerWeights",
     "InsertIntegerInputScaling",
     "InsertTransposePairBeforeFlatten",
     "MergeActivationBasesIntoIntegerInput",
     "MoveChannelLinearPastFlatten",
+    "MoveEqualTransposesPastJoinConcat",
     "MoveFlattenPastMultiThreshold",
     "MoveMaxPoolPastMultiThreshold",
     "MoveReluPastReshape",

@@ -35,11 +35,12 @@ INPUT_SHAPES = {
     "tfc": (1, 28, 28), "cnv": (3, 32, 32), "forest_trail_vgg": (3, 101, 101), "resnet18": (3, 64, 64),
     "resnet34": (3, 64, 64), "resnet50": (3, 64, 64), "resnet18_cifar": (3, 32, 32),
     "resnet34_cifar": (3, 32, 32), "resnet50_cifar": (3, 32, 32), "densenet121": (3, 64, 64),
-    "densenet_bc_cifar": (3, 32, 32), "resnet18_bpac_seg": (3, 32, 32), "lfc_seq": (1, 28, 28),
+    "densenet_bc_cifar": (3, 32, 32), "densenet_bc_cifar_integer": (3, 32, 32), "resnet18_bpac_seg": (3, 32, 32), "lfc_seq": (1, 28, 28),
     "lenet5_seq": (1, 28, 28), "cnv_seq": (3, 32, 32), "lfc_brevitas_w1a1": (1, 28, 28)}
 HEAVY = {"resnet18", "resnet18_cifar", "resnet34", "resnet50", "densenet121", "resnet34_cifar", "resnet50_cifar",
          "alexnet_mnist", "lfc", "lfc_seq"}
-BREVITAS = {"lfc_brevitas_w1a1"}   # stock Brevitas layers already: not a float model to swap
+# stock Brevitas layers / an integer form already: not a float model to swap
+BREVITAS = {"lfc_brevitas_w1a1", "densenet_bc_cifar_integer"}
 
 
 def mnist_batch(n: int = 20) -> torch.Tensor:

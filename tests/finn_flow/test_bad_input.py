@@ -103,6 +103,18 @@ def test_group_net_float_residual_streams_are_refused_by_name(tmp_path, mode):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("lbc", ["none", "full"])
+def test_densenet_with_float_concatenated_streams_is_refused_by_name(tmp_path, lbc):
+    from brevitas_abc.models import create_model
+
+    kwargs = {"num_anchors": 4} if lbc == "full" else {}
+    model = create_model("densenet_bc_cifar", depth=10, growth_rate=4, lbc=lbc, **kwargs).eval()
+    with pytest.raises(finn_flow.UnsupportedOpError,
+                       match=r"<model> \(DenseNet, no stream_bits\).*FINN issue 954.*densenet_bc_cifar_integer"):
+        finn_flow.build(model, tmp_path / "out", example_input=np.zeros((1, 3, 32, 32), np.float32))
+    assert not (tmp_path / "out").exists()
+
+
 def test_bipolar_quant_right_after_relu_is_refused_by_name(tmp_path):
     # an ABC shift v = 0.5 is sign(x) on the kept ReLU's output (the "centered" preset no longer has one)
     # (v = 0.5 first: export_qonnx's layer-by-layer check pairs binarizers by graph order, and the v = 0.5 base has
