@@ -4,7 +4,7 @@ DenseNet (Huang et al. 2017) concatenates each dense layer's ``k`` new feature m
 ``x_{l+1} = concat(x_l, H_l(x_l))``, and FINN joins streams with ``StreamingConcat`` (integer streams only). A
 ``Concat`` whose inputs carry different float scales does not streamline (FINN issue 954): the scales cannot move
 past it into the next thresholds. So, as Group-Net's ``residual_bits`` does for residual adds
-(``brevitas_abc.nn.group_net_residual``), every piece a dense block concatenates goes through ONE stream quantiser
+(``brevitas_abc.nn.group_net.residual``), every piece a dense block concatenates goes through ONE stream quantiser
 ``Q_b`` per block (a stock Brevitas ``QuantIdentity``: signed ``stream_bits``-bit integers times a learned
 power-of-two scale ``s_b``):
 
@@ -18,7 +18,7 @@ so every concatenation joins integer streams with the same scale, FINN moves ``M
 * every ReLU is a ``QuantReLU`` (``act_bit_width`` bits: UINT streams into the convolutions),
 * the 1x1 convolutions, the stem and the "normal" half of a fused LBC conv have integer weights
   (``int_weight_conv2d``: ``weight_bits``, the stem ``stem_bits``),
-* the LBC convolution is the integer LBC layer of ``brevitas_abc.nn.lbc_integer`` (ternary anchors, a quantised ReLU,
+* the LBC convolution is the integer LBC layer of ``brevitas_abc.nn.lbc.integer`` (ternary anchors, a quantised ReLU,
   a binary pointwise conv ``diag(alpha) sign(V)``); a fused conv (poster Figure 2: half normal, half LBC) quantises
   each half with ``Q_b`` before joining them, so that concatenation joins integer streams as well.
 
@@ -32,10 +32,10 @@ from torch import Tensor, nn
 
 from brevitas_abc.models.densenet import DenseLayer, DenseNet, Transition
 from brevitas_abc.models.registry import register_model
-from brevitas_abc.nn.group_net_residual import residual_quant
+from brevitas_abc.nn.group_net.residual import residual_quant
 from brevitas_abc.nn.int_weight_conv import int_weight_conv2d
-from brevitas_abc.nn.lbc_fused import FusedLBConv2d
-from brevitas_abc.nn.lbc_layers import LBConv2d
+from brevitas_abc.nn.lbc.fused import FusedLBConv2d
+from brevitas_abc.nn.lbc.layers import LBConv2d
 
 
 class QuantisedHalvesConcat(nn.Module):

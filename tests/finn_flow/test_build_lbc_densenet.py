@@ -26,7 +26,7 @@ from brevitas.core.scaling.standalone import ParameterFromRuntimeStatsScaling
 
 from brevitas_abc.models import create_model
 
-from tests.brevitas_abc.test_group_net import calibrate
+from tests.brevitas_abc.nn.group_net.test_layers import calibrate
 
 from .test_build_stock import _assert_codegen
 
