@@ -26,6 +26,14 @@ test images) weights-only ABC(5, None) kept 53.1 % with them and 72.7 % with fit
 
 Layers with full-precision activations (N = None) need nothing: their alpha is the least-squares fit of the
 float weight already.
+
+Group-Net layer-wise layers (``GroupNetConv2d``, ``GroupNetLinear``, BPAC) and LBC layers (``LBConv2d``) are
+calibrated in the same forward order, one at a time after the BatchNorm re-estimation
+(:mod:`~brevitas_abc.calibration.scale_fit`): Group-Net's per-input-channel activation thresholds (from the layer's
+float input, as for ABC) and branch scales ``lambda_k`` (least squares against the float layer's output); LBC's
+pointwise weights and bias (least squares of the float layer's output on the anchor responses). Both targets come
+from ``reference``; without one, Group-Net's thresholds are fitted to the layer's own input and the scales and LBC
+are left as they are. Group-Net block/group modes and the fused LBC layer are not calibrated.
 """
 import logging
 from collections.abc import Iterable
@@ -36,7 +44,9 @@ from torch import Tensor, nn
 
 from brevitas_abc.calibration.act_fit import METHODS, ActFit, fit_multi_binary_act
 from brevitas_abc.calibration.batchnorm import batchnorms, reestimate_batchnorm
+from brevitas_abc.calibration.scale_fit import fit_group_net_layer, fit_lbc_layer
 from brevitas_abc.nn.abc.layers import ABCLayerMixin
+from brevitas_abc.nn.protocol import is_binary_layer
 
 logger = logging.getLogger("brevitas_abc.calibration")
 
@@ -46,6 +56,8 @@ class CalibrationReport:
     """What ``calibrate`` did: per ABC layer ``(name, ActFit)``, and the counts of the other steps."""
 
     layers: list[tuple[str, ActFit]] = field(default_factory=list)
+    group_net_layers: list[tuple[str, dict]] = field(default_factory=list)
+    lbc_layers: list[tuple[str, float]] = field(default_factory=list)
     images: int = 0
     weight_layers: int = 0
     brevitas_quantizers: int = 0
@@ -61,6 +73,13 @@ class CalibrationReport:
             betas = ", ".join(f"{b:.3g}" for b in fit.betas.tolist())
             lines.append(f"  {name}: thresholds [{thresholds}], betas [{betas}], "
                          f"relative error {fit.relative_error:.3f}")
+        for name, fit in self.group_net_layers:
+            scales = "not fitted" if fit["scales"] is None else \
+                "[" + ", ".join(f"{v:.3g}" for v in fit["scales"].tolist()) + "], relative error " \
+                f"{fit['relative_error']:.3f}"
+            lines.append(f"  {name} (Group-Net): {fit['thresholds'].numel()} thresholds, scales {scales}")
+        for name, error in self.lbc_layers:
+            lines.append(f"  {name} (LBC): pointwise fitted, relative error {error:.3f}")
         return "\n".join(lines)
 
 
@@ -79,9 +98,21 @@ def _device(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
-def _abc_layers_in_forward_order(model: nn.Module, inputs: list[Tensor]) -> list[tuple[str, nn.Module]]:
-    named = {m: name for name, m in model.named_modules()
-             if isinstance(m, ABCLayerMixin) and m.input_quant is not None}
+def _calibrated_kind(module: nn.Module) -> str | None:
+    """"abc" (binary activations), "group_net" (layer-wise) or "lbc": how ``calibrate`` fits ``module``, or None."""
+    if isinstance(module, ABCLayerMixin) and module.input_quant is not None:
+        return "abc"
+    if not is_binary_layer(module) or module.decomposition != "layer":
+        return None
+    if module.family == "group_net" and hasattr(module, "scales"):  # K scaled branches (not one BinaryConv2d)
+        return "group_net"
+    if module.family == "lbc" and hasattr(module, "anchors"):  # an LBConv2d (not the fused half-LBC layer)
+        return "lbc"
+    return None
+
+
+def _layers_in_forward_order(model: nn.Module, inputs: list[Tensor]) -> list[tuple[str, nn.Module]]:
+    named = {m: name for name, m in model.named_modules() if _calibrated_kind(m) is not None}
     order: list[nn.Module] = []
     hooks = [m.register_forward_pre_hook(lambda m, args: order.append(m) if m not in order else None)
              for m in named]
@@ -104,6 +135,22 @@ def _record_input(model: nn.Module, module: nn.Module, inputs: list[Tensor]) -> 
     finally:
         hook.remove()
     return torch.cat([s.reshape(-1) for s in seen])
+
+
+@torch.no_grad()
+def _record_batches(model: nn.Module, module: nn.Module, inputs: list[Tensor], output: bool = False) -> list[Tensor]:
+    """``module``'s input (or output) on each batch of ``inputs``, as the forward pass of ``model`` reaches it."""
+    seen: list[Tensor] = []
+    if output:
+        hook = module.register_forward_hook(lambda m, args, out: seen.append(out.detach().float().cpu()))
+    else:
+        hook = module.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().float().cpu()))
+    try:
+        for x in inputs:
+            model(x)
+    finally:
+        hook.remove()
+    return seen
 
 
 def _brevitas_calibration(model: nn.Module, inputs: list[Tensor]) -> int:
@@ -167,13 +214,39 @@ def _set_fit(layer: nn.Module, fit: ActFit, x: Tensor, y: Tensor) -> float:
     return offset
 
 
+def _fit_scales(model, reference, ref_modules, name, layer, kind, inputs, report, method, clip, generator) -> None:
+    """Calibrate one Group-Net or LBC layer (``scale_fit``) against the reference's layer of the same name."""
+    if reference is not None and name not in ref_modules:  # e.g. the LBC half inside a FusedLBConv2d
+        logger.info("calibrate: %s has no float counterpart in the reference; left as it is", name)
+        return
+    x = _record_batches(model, layer, inputs)
+    y = z = None
+    if reference is not None:
+        ref_inputs = [i.to(_device(reference)) for i in inputs]
+        y = _record_batches(reference, ref_modules[name], ref_inputs)
+        z = _record_batches(reference, ref_modules[name], ref_inputs, output=True)
+        if [t.shape for t in y] != [t.shape for t in x]:
+            raise ValueError(f"layer {name!r}: the reference's input has shape {tuple(y[0].shape)}, the model's "
+                             f"{tuple(x[0].shape)}: expected the same shapes")
+    device = _device(model)
+    if kind == "group_net":
+        fit = fit_group_net_layer(layer, [t.to(device) for t in x], x if y is None else y,
+                                  None if z is None else [t.to(device) for t in z], method=method, clip=clip,
+                                  generator=generator)
+        report.group_net_layers.append((name, fit))
+    elif z is not None:
+        report.lbc_layers.append((name, fit_lbc_layer(layer, [t.to(device) for t in x], [t.to(device) for t in z])))
+
+
 def calibrate(model: nn.Module, batches: Iterable, reference: nn.Module | None = None, method: str = "lloyd",
               clip: float = 1e-3, max_samples: int = 1 << 20, seed: int = 0, weight_shifts: bool = True,
               verbose: bool = True) -> CalibrationReport:
-    """Calibrate a swapped model's ABC activations (shifts and betas), Brevitas quantisers and BatchNorms.
+    """Calibrate a swapped model's ABC activations (shifts and betas), Group-Net thresholds and branch scales,
+    LBC pointwise weights, Brevitas quantisers and BatchNorms.
 
     Args:
-        model: a model with ABC layers (after ``swap``); changed in place, left in its original train/eval mode.
+        model: a model with ABC, layer-wise Group-Net or LBC layers (after ``swap``); changed in place, left in its
+            original train/eval mode.
         batches: an iterable of input tensors or ``(inputs, labels)`` batches (e.g. a DataLoader over a few
             hundred real training images, preprocessed as in training); it is read once and kept in memory.
         reference: the float model before the swap (same module names): each ABC layer's target is the input
@@ -189,7 +262,8 @@ def calibrate(model: nn.Module, batches: Iterable, reference: nn.Module | None =
         verbose: print the report (it is always logged at INFO level on ``brevitas_abc.calibration``).
 
     Returns:
-        A ``CalibrationReport``: the thresholds, betas and relative squared error of each ABC activation.
+        A ``CalibrationReport``: the thresholds, betas and relative squared error of each ABC activation, and the
+        fits of the Group-Net and LBC layers.
 
     Raises:
         ValueError: no batch, an unknown ``method``, no layer to calibrate, or a reference whose layer input
@@ -209,15 +283,20 @@ def calibrate(model: nn.Module, batches: Iterable, reference: nn.Module | None =
         report.brevitas_quantizers = _brevitas_calibration(model, inputs)
         if weight_shifts:
             report.weight_layers = _fit_weight_shifts(model)
-        layers = _abc_layers_in_forward_order(model, inputs)
+        layers = _layers_in_forward_order(model, inputs)
         if not layers and not report.brevitas_quantizers and not report.weight_layers:
-            raise ValueError(f"{type(model).__name__} has no ABC layer with binary activations and no Brevitas "
-                             "activation quantiser to calibrate (swap it with an ABCConfig first)")
+            raise ValueError(f"{type(model).__name__} has no ABC layer with binary activations, no Group-Net or LBC "
+                             "layer and no Brevitas activation quantiser to calibrate (swap it with an ABCConfig, "
+                             "GroupNetConfig or LBCConfig first)")
         ref_modules = dict(reference.named_modules()) if reference is not None else {}
         if reference is not None:
             reference.eval()
         for name, layer in layers:
             report.batchnorms = reestimate_batchnorm(model, inputs)
+            kind = _calibrated_kind(layer)
+            if kind != "abc":
+                _fit_scales(model, reference, ref_modules, name, layer, kind, inputs, report, method, clip, generator)
+                continue
             x = _record_input(model, layer, inputs)
             y = None
             if reference is not None:
