@@ -99,9 +99,14 @@ def main(argv: list[str] | None = None) -> dict:
     rows = {}
     for mapping in args.mappings:
         start = time.perf_counter()
-        result = finn_flow.build(model, args.out_dir / f"{args.network}_{mapping}", board=args.board,
-                                 target_fps=target, abc_mapping=mapping, verify_inputs=images, codegen=False,
-                                 summary=True, **extra)
+        try:
+            result = finn_flow.build(model, args.out_dir / f"{args.network}_{mapping}", board=args.board,
+                                     target_fps=target, abc_mapping=mapping, verify_inputs=images, codegen=False,
+                                     summary=True, **extra)
+        except finn_flow.BoardBudgetError as error:  # does not fit the board at any folding tried: say so
+            rows[mapping] = {"error": f"BoardBudgetError: {error}", "build_s": round(time.perf_counter() - start, 1)}
+            print(json.dumps({mapping: rows[mapping]}), flush=True)
+            continue
         total = result.resources.get("total", {})
         layers = [n for n in result.resources if n.startswith("MVAU")]
         report = json.loads((Path(result.output_dir) / "report" / "abc_mapping.json").read_text())

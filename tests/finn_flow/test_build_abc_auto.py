@@ -26,6 +26,7 @@ def test_choose_takes_fewest_luts_then_moves_layers_for_bram():
 
 
 @pytest.mark.finn
+@pytest.mark.slow
 def test_auto_maps_integer_where_smaller_and_fused_where_integer_cannot(tmp_path, mnist_images):
     from brevitas_abc.core.abc_act_quant import ABCActQuant
 

@@ -78,6 +78,7 @@ def _assert_exact(result, images: int) -> None:
     assert result.float_in_dataflow == []
 
 
+@pytest.mark.slow
 def test_integer_mapping_padded_convs_and_linear_one_mvau_per_layer(tmp_path, mnist_images):
     # 2 padded 3x3 convs (+1 padding, max-pooling between), a 7x7 valid conv and the linear head, ABC(2, 2) each
     images = mnist_images[0][:IMAGES]
@@ -179,3 +180,20 @@ def test_integer_mapping_refuses_betas_of_both_signs_naming_the_layer(tmp_path, 
     with pytest.raises(AbcMappingError, match=r"ABC layer \w+: .*betas have both signs \(k = \[(-2, 3|2, -3|3, -2|-3, 2)\]\)"):
         finn_flow.build(model, tmp_path / "mixed", abc_mapping="integer", verify_inputs=mnist_images[0][:5],
                         codegen=False)
+
+
+@pytest.mark.slow
+def test_abc_build_cli_takes_the_new_mappings_and_reports_the_refusal(tmp_path, mnist_images, capsys):
+    from brevitas_abc import export_qonnx
+
+    from finn_flow.cli import main
+
+    path = tmp_path / "float.onnx"
+    images = mnist_images[0][:1]  # FINN builds batch size 1
+    export_qonnx(swapped(abc_mlp, seed=1), torch.from_numpy(images.astype(np.float32) / 255), path)
+    assert main([str(path), str(tmp_path / "out"), "--abc-mapping", "integer", "--no-codegen"]) == 1
+    assert "abc-build: error: abc_mapping='integer'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main([str(path), str(tmp_path / "out2"), "--abc-mapping", "xnor"])
+    assert usage.value.code == 2
+    assert "choose from 'bitwise', 'fused', 'integer', 'auto'" in capsys.readouterr().err
