@@ -12,7 +12,11 @@ What a deployed layer stores (the training form keeps latent float weights; they
 
 Every family layer reports itself through the layer protocol (``brevitas_abc.nn.protocol.BinaryLayer``'s
 ``summary_counts() -> LayerCounts``); a Brevitas ``QuantConv2d``/``QuantLinear`` holding ABC quantisers
-(``brevitas_abc.quant``) counts as the ABC layer it equals; any other module may define ``summary_counts()`` too.
+(``brevitas_abc.quant``) counts as the ABC layer it equals; any other Brevitas layer whose enabled weight
+quantiser has at most 2 bits (stock binary weights, Group-Net's ``GroupNetBinaryWeightPerChannelFloat``, LBC's
+ternary anchors ``LBCTernaryWeightPerTensorConst``: ``brevitas_weight_counts``) stores ``bit_width`` bits per weight
+plus its scales and bias as float32 (a frozen weight, as LBC's anchors, is fixed, not learned); wider weights
+count as float; any other module may define ``summary_counts()`` too.
 
 The LBC parameter ratio (poster eq. (1), seed 000): a ``p -> q`` ``h x w`` conv learns ``p*h*w*q`` weights,
 the LBC layer ``m*q``: ratio ``p*h*w*q / (m*q) = p*h*w / m`` (see ``brevitas_abc.nn.lbc.layers``).
@@ -21,12 +25,20 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from brevitas_abc.nn.layer_counts import FLOAT_BYTES, LayerCounts, float_buffer_count, float_counts, layer_counts
+from brevitas_abc.nn.layer_counts import (
+    FLOAT_BYTES,
+    LayerCounts,
+    float_buffer_count,
+    float_counts,
+    layer_counts,
+    learned_count,
+)
 from brevitas_abc.nn.lbc.layers import LBConv2d  # noqa: F401 - the doctest below uses it
 from brevitas_abc.nn.protocol import is_binary_layer
 from brevitas_abc.quant.to_abc_layer import holds_abc_quantizer, to_abc_layer
 
-__all__ = ["FLOAT_BYTES", "LayerCounts", "LayerSummary", "ModelSummary", "layer_counts", "summary"]
+__all__ = ["FLOAT_BYTES", "LayerCounts", "LayerSummary", "ModelSummary", "brevitas_weight_counts", "layer_counts",
+           "summary"]
 
 
 @dataclass
@@ -71,16 +83,46 @@ class ModelSummary:
         return "\n".join(lines)
 
 
+#: widest Brevitas weight quantiser counted in bits (the "binary" column holds 1- and 2-bit weights)
+MAX_COUNTED_BITS = 2
+
+
+def _low_bit_weight_quant(module: nn.Module):
+    """``module.weight_quant`` if it is an enabled Brevitas weight quantiser of at most ``MAX_COUNTED_BITS`` bits."""
+    weight_quant = getattr(module, "weight_quant", None)
+    if not isinstance(getattr(module, "weight", None), nn.Parameter) or \
+            not getattr(weight_quant, "is_quant_enabled", False) or holds_abc_quantizer(module):
+        return None
+    return weight_quant if float(weight_quant.bit_width()) <= MAX_COUNTED_BITS else None
+
+
+def brevitas_weight_counts(module: nn.Module) -> LayerCounts:
+    """Counts of a Brevitas layer with a low-bit weight quantiser: ``bit_width`` bits per weight; its scale(s) and
+    the bias as float32; a frozen weight (LBC's anchors) is fixed, a trainable one learned."""
+    weight_quant = _low_bit_weight_quant(module)
+    bias = 0 if getattr(module, "bias", None) is None else module.bias.numel()
+    weight = module.weight.numel()
+    return LayerCounts(learned=learned_count(module), fixed=0 if module.weight.requires_grad else weight,
+                       binary_bits=int(float(weight_quant.bit_width())) * weight,
+                       float_values=weight_quant.scale().numel() + bias, conv_equivalent=weight + bias)
+
+
 def _reports_itself(module: nn.Module) -> bool:
-    """A family layer (``BinaryLayer``), a Brevitas layer holding ABC quantisers, or any module with its own
-    ``summary_counts()``."""
-    return is_binary_layer(module) or holds_abc_quantizer(module) or callable(getattr(module, "summary_counts", None))
+    """A family layer (``BinaryLayer``), a Brevitas layer holding ABC quantisers or a low-bit weight quantiser, or any
+    module with its own ``summary_counts()``."""
+    return (is_binary_layer(module) or holds_abc_quantizer(module) or _low_bit_weight_quant(module) is not None
+            or callable(getattr(module, "summary_counts", None)))
 
 
 def _counts(module: nn.Module) -> LayerCounts:
     """``layer_counts``; a Brevitas ``QuantConv2d``/``QuantLinear`` with ABC quantisers counts as the ``ABCConv2d`` /
-    ``ABCLinear`` it equals (``brevitas_abc.quant.to_abc_layer``)."""
-    return to_abc_layer(module).summary_counts() if holds_abc_quantizer(module) else layer_counts(module)
+    ``ABCLinear`` it equals (``brevitas_abc.quant.to_abc_layer``), one with a low-bit weight quantiser by its bits
+    (``brevitas_weight_counts``)."""
+    if holds_abc_quantizer(module):
+        return to_abc_layer(module).summary_counts()
+    if _low_bit_weight_quant(module) is not None:
+        return brevitas_weight_counts(module)
+    return layer_counts(module)
 
 
 def _has_own_tensors(module: nn.Module) -> bool:

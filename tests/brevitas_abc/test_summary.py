@@ -101,3 +101,24 @@ def test_brevitas_layer_with_abc_quantizers_counts_as_the_abc_layer_it_equals():
     assert row.counts.binary_bits == 3 * layer.weight.numel()          # 3 one-bit bases, not float32 weights
     assert row.counts.float_values == 3 * 16 + 16 + 2 * 2              # alpha per base and channel, bias, shifts, betas
     assert row.counts.conv_equivalent == layer.weight.numel() + 16
+
+
+def test_brevitas_layers_with_one_or_two_bit_weights_count_their_bits():
+    """Group-Net's binary and LBC's ternary weight quantisers in stock QuantConv2d, and a stock binary QuantLinear,
+    store bit_width bits per weight (frozen anchors: fixed); an 8-bit layer still counts as float."""
+    from brevitas.nn import QuantConv2d, QuantLinear
+    from brevitas.quant import Int8WeightPerTensorFloat, SignedBinaryWeightPerTensorConst
+    from torch import nn
+
+    from brevitas_abc.quant import GroupNetBinaryWeightPerChannelFloat, LBCTernaryWeightPerTensorConst
+
+    anchors = QuantConv2d(4, 4, 3, bias=False, weight_quant=LBCTernaryWeightPerTensorConst)
+    anchors.weight.requires_grad_(False)
+    model = nn.Sequential(QuantConv2d(1, 4, 3, weight_quant=Int8WeightPerTensorFloat), anchors,
+                          QuantConv2d(4, 8, 3, bias=False, weight_quant=GroupNetBinaryWeightPerChannelFloat),
+                          nn.Flatten(), QuantLinear(32, 10, weight_quant=SignedBinaryWeightPerTensorConst))
+    rows = {row.name: row.counts for row in summary(model).rows}
+    assert (rows["1"].binary_bits, rows["1"].fixed, rows["1"].learned, rows["1"].float_values) == (2 * 144, 144, 0, 1)
+    assert (rows["2"].binary_bits, rows["2"].learned, rows["2"].float_values) == (288, 288, 8)  # alpha per channel
+    assert (rows["4"].binary_bits, rows["4"].float_values, rows["4"].conv_equivalent) == (320, 1 + 10, 330)
+    assert (rows["0"].binary_bits, rows["0"].float_values) == (0, 36 + 4)
