@@ -533,7 +533,8 @@ def section_cnv_cifar10(results: Path, figures: Path) -> str:
     cnv_figure(rows, results / "cnv_cifar10" / "cnv_cifar10.png")
     out.append(figure(results / "cnv_cifar10" / "cnv_cifar10.png", figures, "cnv_cifar10.png", "CNV CIFAR-10"))
     out.append("\n".join("- " + line for line in cnv_targets({r["variant"]: r["top1"] for r in rows})) + "\n")
-    out.append(f"**Data:** CIFAR-10 (real, JPEG re-encoded copy; a few points below the original images); "
+    out.extend(f"- {CNV_NAMES.get(r['variant'], r['variant'])}: {r['note']}" for r in rows if r.get("note"))
+    out.append(f"\n**Data:** CIFAR-10 (real, JPEG re-encoded copy; a few points below the original images); "
                f"**seed:** {rows[0]['seed']}; times are wall-clock on a shared 2-core machine.\n")
     return "\n".join(out) + "\n"
 
