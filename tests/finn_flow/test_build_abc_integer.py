@@ -165,6 +165,15 @@ def test_integer_mapping_weights_only_first_layer_behind_8bit_input(tmp_path, ci
     rows = list(_mapping_report(result)["layers"].values())
     assert [row["mapping"] for row in rows] == ["fused", "integer", "integer"]
     assert "weights-only" in rows[0]["note"]
+    # auto: no bitwise candidate for the weights-only layer (bitwise would fold the input's float scale into its
+    # per-branch multipliers: FLOAT32 in the accelerator, seen on the CIFAR CNV for ZCU104)
+    auto = finn_flow.build(model, tmp_path / "auto", abc_mapping="auto", target_fps=2000, verify_inputs=images,
+                           preprocessing={"pixel_scale": 1 / 255, "mean": [0.5] * 3, "std": [0.25] * 3},
+                           codegen=False, summary=False)
+    _assert_exact(auto, 20)
+    first = list(_mapping_report(auto)["layers"].values())[0]
+    assert first["mapping"] == "fused" and set(first["estimates"]) == {"fused"}, first
+    assert "not a bipolar activation" in first["not_candidates"]["bitwise"]
 
 
 def test_integer_mapping_refuses_float_coefficients(tmp_path, mnist_images):
