@@ -216,6 +216,8 @@ def step_fold_average_pools_into_convs(model: ModelWrapper, cfg) -> ModelWrapper
     ``k x k`` stride-``k`` convolution with the weights repeated and ``Mul(1/k^2)``
     (:class:`FoldAveragePoolIntoPointwiseConv`; exact: an integer sum and a power-of-two scale), so no pooling of an
     unquantised tensor is left for FINN, which has no hardware layer for it."""
+    if not model.get_nodes_by_op_type("AveragePool"):
+        return model
     rewrite = FoldAveragePoolIntoPointwiseConv()
     model = model.transform(rewrite).transform(InferDataTypes())
     _write_report(cfg, "folded_average_pools.json", {"folded": [list(pair) for pair in rewrite.folded]})
