@@ -178,3 +178,19 @@ def test_finn_cnv_cifar10_section_reports_goal_pareto_exactness_and_missing_buil
 def test_finn_cnv_cifar10_section_without_builds_names_the_command(tmp_path):
     text = make_results.section_finn_cnv_cifar10(tmp_path / "results", tmp_path / "figures")
     assert "python benchmarks/finn_cnv_cifar10.py --boards Pynq-Z1 ZCU104 --images 200" in text
+
+
+def test_finn_group_lbc_section_lists_builds_joins_and_errors(tmp_path):
+    results = tmp_path / "results"
+    ok = {"model": "lbc_densenet", "board": "ZCU104", "top1": 18.35, "train_steps": 150, "fps": 10850.7,
+          "resources": {"LUT": 30370.0, "BRAM_18K": 86.0, "URAM": 0.0}, "all_stages_exact": True,
+          "verification": [{"stage": "qonnx", "images": 200, "passed": True}],
+          "hardware_layers": {"MVAU_hls": 21, "StreamingConcat_hls": 6, "DuplicateStreams_hls": 6},
+          "data": "CIFAR-10", "recipe": "Adam", "command": "python benchmarks/finn_group_lbc.py"}
+    _write(results / "finn_group_lbc" / "lbc_densenet_ZCU104.json", ok)
+    _write(results / "finn_group_lbc" / "groupnet_U250.json", {"model": "groupnet", "board": "U250", "error": "BoardBudgetError: x"})
+    _write(results / "finn_group_lbc" / "summary.json", [ok])
+    text = make_results.section_finn_group_lbc(results, tmp_path / "figures")
+    assert "| LBC DenseNet-BC | ZCU104 | 18.35 (150 steps) | 10,851 | 30,370 | 86 | 0 | 6 DuplicateStreams, 6 StreamingConcat | yes (200 images) |" in text
+    assert "| Group-Net ResNet-18-CIFAR | U250 |" in text and "error: BoardBudgetError: x" in text
+    assert text.count("| LBC DenseNet-BC |") == 1  # summary.json is not a build
