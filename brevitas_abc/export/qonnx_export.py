@@ -13,7 +13,7 @@ from brevitas.export import export_qonnx as brevitas_export_qonnx
 from torch import nn
 
 from brevitas_abc.export.convert import convert
-from brevitas_abc.export.layer_check import TIE_ATOL, check_layer_by_layer, run_with_binarizer_taps
+from brevitas_abc.export.layer_check import check_layer_by_layer, run_with_binarizer_taps
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
 QONNX_OPS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold")
@@ -175,8 +175,9 @@ def export_qonnx(model: nn.Module, example_input: torch.Tensor, path, atol: floa
     if check is not None and not check.problems:
         if check.tie_decisions:
             warnings.warn(f"{report}: the graph takes {check.tie_decisions} binarizer decision(s) differently from "
-                          f"PyTorch, each where the binarizer's input is within {TIE_ATOL} (relative) of its "
-                          "threshold and float32 summation order decides the sign; layer by layer it matches PyTorch")
+                          f"PyTorch, each where the binarizer's input is within the proved float32 rounding bound of its "
+                          f"threshold (at most {check.max_bound:.3g}), where summation order decides the sign; layer "
+                          "by layer it matches PyTorch")
         return report
     if check is None and not differs.any():
         return report

@@ -52,7 +52,10 @@ def test_weights_only_swap_approximates_the_float_network(mnist_test_batch, trai
         model = swap(copy.deepcopy(trained_mnist_cnn), ABCConfig(num_weight_bases=m, num_act_bases=None),
                      verbose=False).eval()
         errors.append((model(x) - float_logits).abs().mean().item())
-    assert errors[0] > errors[1] > errors[2]
+    # M = 3 and M = 5 are both far closer to the float network than M = 1 (measured: 2.2 vs 0.56 and 0.54 mean
+    # |logit difference|). Which of 3 and 5 is closer is not asserted: the default shifts do not make the error
+    # monotone in M (M = 4: 0.59), and the two differ by less than the trained network varies between oneDNN kernels
+    assert errors[1] < errors[0] / 2 and errors[2] < errors[0] / 2, errors
 
 
 def test_swap_makes_batchnorms_export_exact(capsys):
