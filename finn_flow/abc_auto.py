@@ -39,7 +39,12 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
 
-from finn_flow.transformations.abc_branches import find_branch_sums, integer_datatype, integer_decomposition
+from finn_flow.transformations.abc_branches import (
+    find_branch_sums,
+    integer_datatype,
+    integer_decomposition,
+    reads_bipolar_activation,
+)
 from finn_flow.transformations.merge_activation_bases import (
     NotMergeable,
     factor_base_weights,
@@ -67,18 +72,6 @@ def _padded(model: ModelWrapper, tensor: str) -> bool:
     return producer is not None and producer.op_type == "Pad"
 
 
-def _reads_bipolar_activation(model: ModelWrapper, tensor: str) -> bool:
-    """``tensor`` is a bipolar MultiThreshold's output, possibly through a ``Pad`` (the xnor form's input)."""
-    producer = model.find_producer(tensor)
-    if producer is not None and producer.op_type == "Pad":
-        producer = model.find_producer(producer.input[0])
-    if producer is None or producer.op_type != "MultiThreshold":
-        return False
-    from qonnx.custom_op.registry import getCustomOp
-
-    return getCustomOp(producer).get_nodeattr("out_dtype") == "BIPOLAR"
-
-
 def layer_candidates(model: ModelWrapper, branch) -> tuple[dict, dict]:
     """``(candidates, refused)`` for one branch sum: ``{mapping: spec}`` where ``spec`` lists the MVAUs
     (``MW, MH, vectors, idt, wdt, xnor``) and the element-wise layers of that mapping, and ``{mapping: reason}``."""
@@ -102,7 +95,7 @@ def layer_candidates(model: ModelWrapper, branch) -> tuple[dict, dict]:
                                      for (_, w), idt in zip(groups, fused_inputs)],
                            "muls": 0, "mul_bits": 0, "adds": len(groups) - 1}
     refused = {}
-    if not all(_reads_bipolar_activation(model, name) for name, _ in groups):
+    if not all(reads_bipolar_activation(model, name) for name, _ in groups):
         # a weights-only layer (N = None) reads integers: no xnor form, and streamlining folds the input's float
         # scale into the per-branch integer multipliers (FLOAT32 ElementwiseMul in the accelerator)
         del candidates["bitwise"]

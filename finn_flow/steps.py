@@ -131,7 +131,8 @@ def step_map_abc_branches(model: ModelWrapper, cfg) -> ModelWrapper:
     """Map ABC branch sums (DESIGN.md 1.3) as ``cfg.abc_mapping`` says.
 
     ``"bitwise"``: keep the M*N xnor branches; integer-multiple coefficients become integer ``Mul``s
-    and one scale after the sum (:class:`ExtractIntegerBranchScales`). ``"fused"``: collapse the M
+    and one scale after the sum (:class:`ExtractIntegerBranchScales`); a layer without xnor form (a weights-only
+    layer reading integers) is fused instead. ``"fused"``: collapse the M
     weight bases per activation base into one integer weight (:class:`FuseBinaryBasesIntoIntegerWeights`).
     ``"integer"``: fused, then the N activation bases merged into one multi-level activation and ONE integer MVAU
     (:class:`MergeActivationBasesIntoIntegerInput`); a layer it cannot map (float coefficients, betas of both
@@ -146,10 +147,11 @@ def step_map_abc_branches(model: ModelWrapper, cfg) -> ModelWrapper:
     from qonnx.transformation.infer_shapes import InferShapes
 
     from finn_flow.errors import AbcMappingError
-    from finn_flow.transformations.abc_branches import find_branch_sums
+    from finn_flow.transformations.abc_branches import find_branch_sums, reads_bipolar_activation
 
     mapping = cfg.abc_mapping
-    names = [branch.root.name for branch in find_branch_sums(model)]
+    branches = find_branch_sums(model)
+    names = [branch.root.name for branch in branches]
     decisions: dict = {}
     if mapping == "auto":
         from finn_flow.abc_auto import choose_abc_mappings
@@ -158,10 +160,16 @@ def step_map_abc_branches(model: ModelWrapper, cfg) -> ModelWrapper:
         per_layer = {name: decisions[name]["mapping"] for name in names}
     else:
         per_layer = {name: mapping for name in names}
+    # a branch sum that reads no bipolar activation (a weights-only layer behind an 8-bit input) has no xnor form;
+    # as "bitwise" FINN's streamlining folds the input's float scale into its per-branch multipliers (FLOAT32
+    # ElementwiseMul in the accelerator): it is fused, one integer MVAU
+    no_xnor = [b.root.name for b in branches
+               if not all(reads_bipolar_activation(model, t.linear.input[0]) for t in b.terms)]
+    if mapping == "bitwise":
+        per_layer.update({name: "fused" for name in no_xnor})
     strict = mapping == "integer"
     try:
-        bitwise = ExtractIntegerBranchScales(
-            only=None if mapping == "bitwise" else [n for n, m in per_layer.items() if m == "bitwise"])
+        bitwise = ExtractIntegerBranchScales(only=[n for n, m in per_layer.items() if m == "bitwise"])
         model = model.transform(bitwise)
         fuse = FuseBinaryBasesIntoIntegerWeights(
             strict=strict, only=[n for n, m in per_layer.items() if m in ("fused", "integer")])
@@ -177,6 +185,8 @@ def step_map_abc_branches(model: ModelWrapper, cfg) -> ModelWrapper:
         row = {"mapping": chosen if name in bitwise.rewritten + fuse.fused else "float (left as exported)"}
         if name in merge.merged:
             row.update(merge.merged[name])
+        elif mapping == "bitwise" and name in no_xnor and name in fuse.fused:
+            row["note"] = "no xnor form (its input is not a bipolar activation: a weights-only layer): fused"
         elif name in merge.single_input:
             row["mapping"] = "fused"
             row["note"] = "one input (N = 1 or weights-only): fused is already one integer MVAU"

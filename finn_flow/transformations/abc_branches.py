@@ -142,3 +142,16 @@ def integer_datatype(values: np.ndarray) -> DataType:
     bound = int(np.max(np.abs(values)))
     bits = max(2, int(np.ceil(np.log2(bound + 1))) + 1)
     return DataType[f"INT{bits}"]
+
+
+def reads_bipolar_activation(model: ModelWrapper, tensor: str) -> bool:
+    """``tensor`` is a bipolar ``MultiThreshold``'s output, possibly through a ``Pad``: the input of an xnor branch.
+    A weights-only ABC layer (``N = None``, e.g. behind an 8-bit input quantiser) reads integers instead."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    producer = model.find_producer(tensor)
+    if producer is not None and producer.op_type == "Pad":
+        producer = model.find_producer(producer.input[0])
+    if producer is None or producer.op_type != "MultiThreshold":
+        return False
+    return getCustomOp(producer).get_nodeattr("out_dtype") == "BIPOLAR"

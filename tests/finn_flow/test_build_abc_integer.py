@@ -155,25 +155,26 @@ def weights_only_first_layer_cnv() -> nn.Module:
     return model.eval()
 
 
-def test_integer_mapping_weights_only_first_layer_behind_8bit_input(tmp_path, cifar_images):
+@pytest.mark.parametrize("mapping", ["integer", "auto", "bitwise"])
+def test_weights_only_first_layer_behind_8bit_input(tmp_path, cifar_images, mapping):
+    # the first layer reads 8-bit integers, not a bipolar activation: no xnor form, one integer MVAU in every mapping
+    # (bitwise's per-branch multipliers would absorb the input's float scale: FLOAT32 in the accelerator)
     images = cifar_images[0][::10][:20]  # 20 real CIFAR-10 test images, two per class
     model = weights_only_first_layer_cnv()
-    result = finn_flow.build(model, tmp_path / "integer", abc_mapping="integer", target_fps=2000,
-                             verify_inputs=images, preprocessing={"pixel_scale": 1 / 255, "mean": [0.5] * 3,
-                                                                  "std": [0.25] * 3}, codegen=False)
+    result = finn_flow.build(model, tmp_path / mapping, abc_mapping=mapping, target_fps=2000, verify_inputs=images,
+                             preprocessing={"pixel_scale": 1 / 255, "mean": [0.5] * 3, "std": [0.25] * 3},
+                             codegen=False, summary=False)
     _assert_exact(result, 20)
     rows = list(_mapping_report(result)["layers"].values())
-    assert [row["mapping"] for row in rows] == ["fused", "integer", "integer"]
-    assert "weights-only" in rows[0]["note"]
-    # auto: no bitwise candidate for the weights-only layer (bitwise would fold the input's float scale into its
-    # per-branch multipliers: FLOAT32 in the accelerator, seen on the CIFAR CNV for ZCU104)
-    auto = finn_flow.build(model, tmp_path / "auto", abc_mapping="auto", target_fps=2000, verify_inputs=images,
-                           preprocessing={"pixel_scale": 1 / 255, "mean": [0.5] * 3, "std": [0.25] * 3},
-                           codegen=False, summary=False)
-    _assert_exact(auto, 20)
-    first = list(_mapping_report(auto)["layers"].values())[0]
-    assert first["mapping"] == "fused" and set(first["estimates"]) == {"fused"}, first
-    assert "not a bipolar activation" in first["not_candidates"]["bitwise"]
+    assert [row["mapping"] for row in rows] == ["fused", {"bitwise": "bitwise"}.get(mapping, "integer"),
+                                                 {"bitwise": "bitwise"}.get(mapping, "integer")]
+    if mapping == "integer":
+        assert "weights-only" in rows[0]["note"]
+    elif mapping == "bitwise":
+        assert "no xnor form" in rows[0]["note"]
+    else:  # auto: the report says why bitwise was no candidate
+        assert set(rows[0]["estimates"]) == {"fused"}, rows[0]
+        assert "not a bipolar activation" in rows[0]["not_candidates"]["bitwise"]
 
 
 def test_integer_mapping_refuses_float_coefficients(tmp_path, mnist_images):
