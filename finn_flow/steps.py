@@ -290,6 +290,35 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
     return model.transform(ConvertBipolarThresholdsToBinary())
 
 
+def step_streamline(model: ModelWrapper, cfg) -> ModelWrapper:
+    """finn-plus's ``step_streamline`` (same transformations, same order, same graph), with its ``Streamline`` run as
+    :class:`StreamlineSkippingIdleCleanups`: the five whole-graph cleanups FINN repeats after each of its 22 rewrites
+    are skipped after a rewrite that changed nothing (they would return the same graph); they cost most of this
+    step on bitwise ABC graphs."""
+    import finn.transformation.streamline.absorb as absorb
+    from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
+    from qonnx.transformation.bipolar_to_xnor import ConvertBipolarMatMulToXnorPopcount
+    from qonnx.transformation.general import RemoveUnusedTensors
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+
+    from finn_flow.transformations.streamline_skipping_idle_cleanups import StreamlineSkippingIdleCleanups
+
+    model = model.transform(absorb.AbsorbScalarBiasIntoMultiThreshold())
+    model = model.transform(StreamlineSkippingIdleCleanups())
+    if model.get_nodes_by_op_type("Conv"):
+        model = model.transform(LowerConvsToMatMul())
+        model = model.transform(MakeMaxPoolNHWC())
+        model = model.transform(absorb.AbsorbTransposeIntoMultiThreshold())
+        model = model.transform(MakeMaxPoolNHWC())
+        model = model.transform(absorb.AbsorbConsecutiveTransposes())
+    model = model.transform(ConvertBipolarMatMulToXnorPopcount())
+    model = model.transform(StreamlineSkippingIdleCleanups())
+    model = model.transform(absorb.AbsorbScalarMulAddIntoTopK())
+    model = model.transform(InferDataLayouts())
+    return model.transform(RemoveUnusedTensors())
+
+
 def step_absorb_forked_linear_into_thresholds(model: ModelWrapper, cfg) -> ModelWrapper:
     """A constant Mul/Add that streamlining left in front of several thresholds (a stock Brevitas layer's output
     scale feeding an ABC layer's N activation bases) gets one copy per threshold
@@ -590,7 +619,7 @@ def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = Tru
         step_fold_average_pools_into_convs,
         step_move_scales_past_concats,
         step_duplicate_shared_bipolar_thresholds,
-        "step_streamline",
+        step_streamline,
         step_absorb_relus_into_thresholds,
         step_absorb_forked_linear_into_thresholds,
         step_clip_xnor_thresholds,
