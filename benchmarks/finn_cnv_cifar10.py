@@ -3,8 +3,8 @@ the highest frame rate each board holds, every stage verified on real CIFAR-10 t
 
 For each trained variant (``<work>/<variant>/final.pt``) and board, ``finn_flow.build`` runs with
 ``target_fps="max"`` (fit to the board: the folding with the highest estimated FPS whose LUT/BRAM/URAM/DSP stay
-within FINN's limits of the board) and the ABC mapping ``--abc-mapping`` (default ``"auto"`` where the flow
-has it), through the estimate reports and HLS/RTL code generation (no Vivado here). The network reads raw
+within FINN's limits of the board) and the ABC mapping ``--abc-mapping`` (default ``"auto"``: per layer the
+mapping with the fewest estimated LUTs within the BRAM budget), through the estimate reports and HLS/RTL code generation (no Vivado here). The network reads raw
 uint8 pixels: the CIFAR-10 normalisation of training is given as ``preprocessing`` and absorbed by the flow.
 Each build is verified on ``--images`` real test images (every stage against PyTorch: argmax agreement and
 max abs difference) and writes ``<results>/<variant>_<board>.json`` with the accuracy of the trained variant,
