@@ -719,8 +719,9 @@ def write_report(results: Path = RESULTS, docs: Path = DOCS) -> Path:
              "accuracies are far below the papers'; only trends are compared.\n",
              "**Note on activation shifts.** Since 2026-11-29 the `\"centered\"` preset puts the thresholds at the bin "
              "centres `(k + 0.5) / N`; runs recorded before that date with `act_shifts centered` used the earlier "
-             "bin edges `k / (N - 1)` (thresholds at 0 and 1). The MNIST/Fashion-MNIST/CIFAR-10 sweeps, the LFC "
-             "benchmark and the integer-coefficient runs below predate the change and are still to be re-run.\n"]
+             "bin edges `k / (N - 1)` (thresholds at 0 and 1). The MNIST/Fashion-MNIST/CIFAR-10 sweeps were re-run "
+             "with the bin-centre shifts on 2026-11-29; the LFC benchmark and the integer-coefficient runs below "
+             "predate the change and are still to be re-run.\n"]
     for section in SECTIONS:
         try:
             parts.append(section(results, figures))
