@@ -514,15 +514,22 @@ def section_cnv_cifar10(results: Path, figures: Path) -> str:
     out = ["## CNV on CIFAR-10 at a real budget (issue 12)\n"]
     rows = [load(results / "cnv_cifar10" / f"{v}.json") for v in CNV_VARIANTS]
     rows = [r for r in rows if r]
-    command = "bash benchmarks/run_cnv_cifar10.sh --threads 2   # or one variant: python benchmarks/train_cnv_cifar10.py --variant abc33"
+    command = "bash benchmarks/run_cnv_cifar10.sh --threads 1   # or one variant: python benchmarks/train_cnv_cifar10.py --variant abc33"
     if not rows:
         return out[0] + missing("benchmarks/results/cnv_cifar10/<variant>.json", command)
-    recipe = rows[-1]["recipe"]
-    out.append(f"CNV at width {recipe['width']} on all {rows[0]['train_images']:,} training images, "
+    def recipe_text(recipe: dict) -> str:
+        return ", ".join(f"{k} {v}" for k, v in recipe.items() if k not in ("bases", "bits", "init") and v is not None)
+
+    width = rows[0]["recipe"]["width"]
+    out.append(f"CNV at width {width} on all {rows[0]['train_images']:,} training images, "
                f"top-1 on the {rows[0]['test_images']:,} test images after the last epoch (no model selection). "
                "Float trains from scratch; every binary variant starts from the float weights and distils from "
-               "the float network. Recipe: " + ", ".join(f"{k} {v}" for k, v in recipe.items()
-                                                         if k not in ("bases", "bits", "init")) + ".\n")
+               "the float network.")
+    for kind, chosen in (("float", [r for r in rows if r["variant"] == "float"]),
+                         ("binary variants", [r for r in rows if r["variant"] != "float"])):
+        if chosen:
+            out.append(f"Recipe ({kind}): {recipe_text(chosen[-1]['recipe'])}.")
+    out.append("")
     out.append(table(["variant", "top-1 %", "top-5 %", "epochs", "train time (h)", "command"],
                      [[CNV_NAMES.get(r["variant"], r["variant"]), f"{r['top1']:.2f}", f"{r['top5']:.2f}", r["epochs"],
                        f"{r['train_wall_s'] / 3600:.2f}", f"`{r['command']}`"] for r in rows]))
@@ -551,6 +558,9 @@ def fit_limit(fit: dict | None) -> str:
     chosen = fit["chosen"]
     faster = [t for t in fit.get("tried", []) if t["fps"] > chosen["fps"] and not t["fits"]]
     if not faster:
+        if chosen.get("target_cycles", 0) < 0.9 * chosen.get("max_cycles", 0):
+            return (f"FINN's SetFolding, which stops at {chosen['max_cycles']:,} cycles for a target of "
+                    f"{chosen['target_cycles']:,} (its per-layer limits, e.g. mvau_wwidth_max)")
         return "fully unfolded (no faster folding exists)"
     nearest = min(faster, key=lambda t: t["fps"])
     return ", ".join(f"{r} ({nearest['resources'][r]:,.0f} > {fit['budget']['allowed'][r]:,.0f})"

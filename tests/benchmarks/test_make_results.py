@@ -150,6 +150,9 @@ def test_fit_limit_names_the_resource_of_the_next_faster_folding():
                       "overflow": {"LUT": 1.0}},
                      {"fps": 2000.0, "fits": True, "resources": {}, "overflow": {}}]}
     assert make_results.fit_limit(fit) == "LUT (40,000 > 37,240) at 4,000 FPS"
+    capped = {"budget": {"allowed": {}}, "chosen": {"fps": 2657.0, "target_cycles": 1, "max_cycles": 37632},
+              "tried": [{"fps": 2657.0, "fits": True}]}
+    assert make_results.fit_limit(capped).startswith("FINN's SetFolding, which stops at 37,632 cycles for a target of 1")
     unfolded = {"budget": {"allowed": {}}, "chosen": {"fps": 9000.0}, "tried": [{"fps": 9000.0, "fits": True}]}
     assert make_results.fit_limit(unfolded).startswith("fully unfolded")
     assert make_results.fit_limit(None) == "not recorded"
