@@ -16,6 +16,20 @@ nearly monotonically) as ``T`` falls. The search therefore
 3. otherwise bisects ``log T`` between the two (about a dozen foldings), keeping the fitting folding with the
    highest estimated FPS.
 
+Two limits of a plain ``SetFolding`` are lifted on the way:
+
+- **BRAM-bound foldings move weights to LUTRAM.** A folding that overflows BRAM but not LUT is tried again with
+  the weight memories of MVAUs moved to distributed RAM (FINN's ``ram_style="distributed"``), smallest memory
+  (``MW * MH * W`` bits) first, while BRAM overflows and the LUT budget holds (:func:`move_weights_to_lutram`).
+  FINN's estimates account for it: such an MVAU's BRAM estimate is 0 and its LUT estimate gains
+  ``PE * SIMD * W * ceil(WMEM / 64)`` (one 64-deep LUTRAM per weight bit of the stream, ``WMEM = MW MH / (PE SIMD)``
+  words). If the moves do not make the folding fit, they are undone and it counts as not fitting.
+- **The weight-stream width cap is raised.** ``SetFolding`` stops raising an MVAU's ``SIMD`` when
+  ``SIMD * W > mvau_wwidth_max`` (default 36). When the chosen folding's slowest layer is an MVAU held there
+  (:func:`layers_capped_by_wwidth`), the search is repeated with ``mvau_wwidth_max`` doubled, up to
+  ``mvau_wwidth_bound`` (FINN's ``MAX_ALLOWED_AP_INT_W`` = 8191 by default), as long as it finds a faster
+  folding within budget; the value used is recorded with the folding.
+
 FINN estimates 0 LUT for ``Elementwise*`` and ``DuplicateStreams`` layers (the sums and forks of branchy
 graphs such as bitwise ABC). :func:`zero_lut_estimate` adds our own estimate for them so that the budget
 check does not undercount: an adder or other element-wise operation costs one LUT per result bit and lane
@@ -175,15 +189,91 @@ class Folding:
     layers: dict = field(repr=False)
     fits: bool = False
     overflow: dict = field(default_factory=dict)
+    mvau_wwidth_max: int = 36
+    lutram_layers: list = field(default_factory=list)
 
     def summary(self) -> dict:
         return {"target_cycles": self.target_cycles, "max_cycles": self.max_cycles, "fps": self.fps,
-                "resources": self.resources, "fits": self.fits, "overflow": self.overflow}
+                "resources": self.resources, "fits": self.fits, "overflow": self.overflow,
+                "mvau_wwidth_max": self.mvau_wwidth_max, "lutram_layers": list(self.lutram_layers)}
+
+
+LUTRAM_OPS = ("MVAU_hls",)  # FINN's LUT estimate of MVAU_rtl is 0 whatever its ram_style: LUTRAM would look free
+
+
+def weight_memory_bits(inst) -> int:
+    """``MW * MH * W``: the bits of an MVAU's weight memory."""
+    return int(inst.get_nodeattr("MW")) * int(inst.get_nodeattr("MH")) * inst.get_input_datatype(1).bitwidth()
+
+
+def move_weights_to_lutram(model, fpgapart: str, budget: ResourceBudget) -> tuple[list[str], dict]:
+    """Move MVAU weight memories from BRAM to LUTRAM (``ram_style="distributed"``), smallest first, while the
+    model overflows BRAM and the LUT budget holds (module docstring); changes ``model`` in place.
+
+    Only ``MVAU_hls`` layers with ``mem_mode="internal_decoupled"`` (where FINN honours ``ram_style``) and a
+    non-zero BRAM estimate are moved. A move that makes LUT overflow is undone and ends the moves.
+
+    Returns:
+        ``(moved layer names, estimate rows)``: the names are empty and every move is undone unless the model
+        then fits the whole budget.
+    """
+    from finn.util.basic import getHWCustomOp
+
+    candidates = []
+    for node in model.graph.node:
+        if node.op_type not in LUTRAM_OPS:
+            continue
+        inst = getHWCustomOp(node)
+        if inst.get_nodeattr("mem_mode") != "internal_decoupled" or inst.get_nodeattr("ram_style") == "distributed":
+            continue
+        if inst.bram_estimation(fpgapart) > 0:
+            candidates.append((weight_memory_bits(inst), node.name, inst))
+    rows = estimate_resources(model, fpgapart)
+    moved = []  # (name, inst, previous ram_style)
+    for _bits, name, inst in sorted(candidates, key=lambda c: (c[0], c[1])):
+        if "BRAM_18K" not in budget.overflow(total(rows)):
+            break
+        previous = inst.get_nodeattr("ram_style")
+        inst.set_nodeattr("ram_style", "distributed")
+        trial = estimate_resources(model, fpgapart)
+        if "LUT" in budget.overflow(total(trial)):
+            inst.set_nodeattr("ram_style", previous)
+            break
+        rows = trial
+        moved.append((name, inst, previous))
+    if budget.overflow(total(rows)):
+        for _name, inst, previous in moved:
+            inst.set_nodeattr("ram_style", previous)
+        return [], estimate_resources(model, fpgapart)
+    return [name for name, _inst, _previous in moved], rows
+
+
+def layers_capped_by_wwidth(model, mvau_wwidth_max: int) -> list[str]:
+    """The slowest layers that are MVAUs whose ``SIMD`` ``SetFolding`` could not raise to the next divisor of
+    ``MW`` because ``SIMD * W`` would exceed ``mvau_wwidth_max``."""
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.util.basic import getHWCustomOp
+
+    cycles = model.analysis(exp_cycles_per_layer)
+    if not cycles:
+        return []
+    slowest = max(cycles.values())
+    capped = []
+    for node in model.graph.node:
+        if not node.op_type.startswith("MVAU") or cycles.get(node.name) != slowest:
+            continue
+        inst = getHWCustomOp(node)
+        mw, simd = int(inst.get_nodeattr("MW")), int(inst.get_nodeattr("SIMD"))
+        wider = [d for d in range(simd + 1, mw + 1) if mw % d == 0]
+        if wider and wider[0] * inst.get_input_datatype(1).bitwidth() > mvau_wwidth_max:
+            capped.append(node.name)
+    return capped
 
 
 def fold(model, target_cycles: int, clock_ns: float, fpgapart: str, budget: ResourceBudget,
-         mvau_wwidth_max: int = 36, two_pass_relaxation: bool = True):
-    """``SetFolding(target_cycles)`` on a copy of ``model``; returns ``(folded model, Folding)``."""
+         mvau_wwidth_max: int = 36, two_pass_relaxation: bool = True, lutram: bool = True):
+    """``SetFolding(target_cycles)`` on a copy of ``model``; returns ``(folded model, Folding)``. With ``lutram``,
+    a folding that overflows BRAM only is tried again with weights moved to LUTRAM (:func:`move_weights_to_lutram`)."""
     from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
     from finn.transformation.fpgadataflow.set_folding import SetFolding
     from qonnx.core.modelwrapper import ModelWrapper
@@ -194,10 +284,14 @@ def fold(model, target_cycles: int, clock_ns: float, fpgapart: str, budget: Reso
     cycles = folded.analysis(exp_cycles_per_layer)
     max_cycles = int(max(cycles.values())) if cycles else 1
     rows = estimate_resources(folded, fpgapart)
+    moved = []
+    if lutram and set(budget.overflow(total(rows))) == {"BRAM_18K"}:
+        moved, rows = move_weights_to_lutram(folded, fpgapart, budget)
     used = total(rows)
     over = budget.overflow(used)
     fps = 1e9 / (clock_ns * max(max_cycles, 1))
-    return folded, Folding(int(target_cycles), max_cycles, fps, used, rows, not over, over)
+    return folded, Folding(int(target_cycles), max_cycles, fps, used, rows, not over, over, int(mvau_wwidth_max),
+                           moved)
 
 
 def largest_layers(folding: Folding, resource: str, count: int = 5) -> list[str]:
@@ -207,16 +301,22 @@ def largest_layers(folding: Folding, resource: str, count: int = 5) -> list[str]
 
 
 def search_folding(model, budget: ResourceBudget, clock_ns: float, fpgapart: str, mvau_wwidth_max: int = 36,
-                   two_pass_relaxation: bool = True, max_steps: int = 24):
-    """The folding with the highest estimated FPS within ``budget`` (module docstring: the search).
+                   two_pass_relaxation: bool = True, max_steps: int = 24, lutram: bool = True,
+                   mvau_wwidth_bound: int | None = None):
+    """The folding with the highest estimated FPS within ``budget`` (module docstring: the search), raising
+    ``mvau_wwidth_max`` (doubling, up to ``mvau_wwidth_bound``) while the slowest layer is held by it and a faster
+    folding fits.
 
     Args:
         model: the specialised dataflow graph (after ``step_specialize_layers``).
         budget: a :class:`ResourceBudget`.
         clock_ns: clock period in ns (FPS = 1e9 / (clock_ns * max cycles)).
         fpgapart: the FPGA part for FINN's resource estimates.
-        mvau_wwidth_max, two_pass_relaxation: passed to FINN's ``SetFolding``.
+        mvau_wwidth_max, two_pass_relaxation: passed to FINN's ``SetFolding`` (the first width tried).
         max_steps: most bisection steps (each one folding and estimate).
+        lutram: try BRAM-bound foldings again with MVAU weights in LUTRAM (:func:`move_weights_to_lutram`).
+        mvau_wwidth_bound: the largest ``mvau_wwidth_max`` tried (default FINN's ``MAX_ALLOWED_AP_INT_W``);
+            ``mvau_wwidth_max`` itself keeps the cap fixed.
 
     Returns:
         ``(folded model, chosen Folding, every Folding tried in order)``.
@@ -225,12 +325,35 @@ def search_folding(model, budget: ResourceBudget, clock_ns: float, fpgapart: str
         BoardBudgetError: no folding tried (fully folded and the ladder) is within the budget; names the
             resource(s), the fully folded estimate against the allowance, and the largest layers.
     """
+    from finn.util.basic import MAX_ALLOWED_AP_INT_W
+
+    bound = MAX_ALLOWED_AP_INT_W if mvau_wwidth_bound is None else int(mvau_wwidth_bound)
+    if bound < mvau_wwidth_max:
+        raise ValueError(f"mvau_wwidth_bound={mvau_wwidth_bound!r} is below mvau_wwidth_max={mvau_wwidth_max!r}; "
+                         "allowed: at least mvau_wwidth_max (equal keeps the cap fixed)")
+    width = int(mvau_wwidth_max)
+    best_model, best, tried = _search_at_width(model, budget, clock_ns, fpgapart, width, two_pass_relaxation,
+                                               max_steps, lutram)
+    while 2 * width <= bound and layers_capped_by_wwidth(best_model, width):
+        width *= 2
+        wider_model, wider, more = _search_at_width(model, budget, clock_ns, fpgapart, width, two_pass_relaxation,
+                                                    max_steps, lutram)
+        tried += more
+        if wider.fps <= best.fps:
+            break
+        best_model, best = wider_model, wider
+    return best_model, best, tried
+
+
+def _search_at_width(model, budget, clock_ns, fpgapart, mvau_wwidth_max, two_pass_relaxation, max_steps, lutram):
+    """:func:`search_folding` at one ``mvau_wwidth_max``."""
     from finn_flow.errors import BoardBudgetError
 
     tried = []
 
     def attempt(target):
-        folded, result = fold(model, target, clock_ns, fpgapart, budget, mvau_wwidth_max, two_pass_relaxation)
+        folded, result = fold(model, target, clock_ns, fpgapart, budget, mvau_wwidth_max, two_pass_relaxation,
+                              lutram)
         tried.append(result)
         return folded, result
 

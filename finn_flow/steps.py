@@ -501,7 +501,8 @@ def step_check_integer_dataflow(model: ModelWrapper, cfg) -> ModelWrapper:
 def step_fit_folding_to_board(model: ModelWrapper, cfg) -> ModelWrapper:
     """Fold for the highest estimated FPS within the board's budget (:func:`finn_flow.fit.search_folding`;
     replaces ``step_target_fps_parallelization`` when ``cfg.fit_to_board``). Writes the candidates tried and
-    the chosen folding to ``report/fit_to_board.json`` and the folding to ``report/auto_folding_config.json``."""
+    the chosen folding to ``report/fit_to_board.json`` (with the MVAUs whose weights moved to LUTRAM and the
+    ``mvau_wwidth_max`` used) and the folding to ``report/auto_folding_config.json``."""
     from finn.transformation.qonnx.give_unique_node_names_recursive import GiveUniqueNodeNamesRecursive
     from finn.util.config import extract_model_config_to_json
 
@@ -515,6 +516,7 @@ def step_fit_folding_to_board(model: ModelWrapper, cfg) -> ModelWrapper:
     _write_report(cfg, "fit_to_board.json", {
         "board": cfg.board, "clock_ns": cfg.synth_clk_period_ns, "budget": budget.as_dict(),
         "chosen": chosen.summary(), "tried": [t.summary() for t in tried],
+        "mvau_wwidth_max": chosen.mvau_wwidth_max, "lutram_layers": chosen.lutram_layers,
         "finn_flow_lut_estimates": {k: v["LUT_added_by_finn_flow"] for k, v in chosen.layers.items()
                                     if "LUT_added_by_finn_flow" in v}})
     extract_model_config_to_json(model, Path(cfg.output_dir) / "report" / "auto_folding_config.json",

@@ -116,6 +116,11 @@ def _fit_lines(fit: dict) -> list[str]:
         used = final.get(r, 0)
         lines.append(f"| {r} | {used:,.0f} | {budget['allowed'][r]:,.0f} | {100 * budget['limits'][r]:.0f} % | "
                      f"{cap:,.0f} | {_pct(used, cap)} |")
+    if fit.get("lutram_layers"):
+        lines += ["", f"Weights moved from BRAM to LUTRAM (ram_style=\"distributed\") to fit: "
+                      f"{', '.join(fit['lutram_layers'])}."]
+    if fit.get("mvau_wwidth_max") is not None:
+        lines += ["", f"mvau_wwidth_max (SetFolding's weight-stream width cap) used: {fit['mvau_wwidth_max']}."]
     extra = fit.get("finn_flow_lut_estimates") or {}
     if extra:
         lines += ["", f"LUT includes finn_flow's estimate for {len(extra)} layers FINN counts as 0 LUT "

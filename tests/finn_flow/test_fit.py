@@ -1,6 +1,8 @@
 """Fit to the board (finn_flow/fit.py; ``build(target_fps="max")``, ``abc-build --fit``) on small models with
 synthetic budgets: it fits (LUT-limited, and fully unfolded when the budget is ample), it is limited by BRAM, it
-does not fit even fully folded. One build of an ABC(2, 2) MLP (integer coefficients, bitwise: MVAUs plus the
+does not fit even fully folded; past a plain SetFolding's limits: a BRAM-bound folding moves the smallest MVAU weight
+memories to LUTRAM and gets faster within budget, a folding held by ``mvau_wwidth_max`` gets faster with the cap
+doubled. One build of an ABC(2, 2) MLP (integer coefficients, bitwise: MVAUs plus the
 Elementwise/DuplicateStreams layers FINN counts as 0 LUT) verified on 20 real MNIST images; the other searches
 run on that build's specialised graph."""
 
@@ -11,7 +13,16 @@ import json
 import pytest
 
 import finn_flow
-from finn_flow.fit import board_budget, default_limits, estimate_resources, search_folding, total
+from finn.util.basic import getHWCustomOp
+from finn_flow.fit import (
+    board_budget,
+    default_limits,
+    estimate_resources,
+    layers_capped_by_wwidth,
+    search_folding,
+    total,
+    weight_memory_bits,
+)
 
 pytestmark = pytest.mark.finn
 
@@ -61,7 +72,7 @@ def test_fit_build_is_the_fastest_folding_within_budget_and_verified(fit_build):
 @pytest.mark.slow
 def test_ample_budget_unfolds_fully(specialised):
     budget = board_budget("Pynq-Z1", capacity={"LUT": 10**7, "BRAM_18K": 10**5})
-    _, chosen, tried = search_folding(specialised, budget, 10.0, PART)
+    _, chosen, tried = search_folding(specialised, budget, 10.0, PART, mvau_wwidth_bound=36)
     assert chosen.target_cycles == 1 and len(tried) == 2
     assert chosen.fps == max(t.fps for t in tried)
 
@@ -69,11 +80,52 @@ def test_ample_budget_unfolds_fully(specialised):
 @pytest.mark.slow
 def test_search_limited_by_bram(specialised):
     budget = board_budget("Pynq-Z1", capacity={"LUT": 10**7, "BRAM_18K": 36})  # 28.8 BRAM_18K allowed
-    model, chosen, tried = search_folding(specialised, budget, 10.0, PART)
+    model, chosen, tried = search_folding(specialised, budget, 10.0, PART, lutram=False)
     assert chosen.fits and chosen.resources["BRAM_18K"] <= 28.8
     faster = [t for t in tried if t.fps > chosen.fps]
     assert faster and all(set(t.overflow) == {"BRAM_18K"} for t in faster)
     assert total(estimate_resources(model, PART)) == chosen.resources  # the returned model is the chosen folding
+
+
+def _ram_styles(model) -> dict:
+    return {n.name: getHWCustomOp(n).get_nodeattr("ram_style") for n in model.graph.node if n.op_type == "MVAU_hls"}
+
+
+@pytest.mark.slow
+def test_bram_bound_folding_gains_fps_by_moving_smallest_weights_to_lutram(specialised):
+    budget = board_budget("Pynq-Z1", capacity={"LUT": 10**7, "BRAM_18K": 36})  # 28.8 BRAM_18K allowed
+    _, plain, _ = search_folding(specialised, budget, 10.0, PART, lutram=False, mvau_wwidth_bound=36)
+    model, chosen, tried = search_folding(specialised, budget, 10.0, PART, mvau_wwidth_bound=36)
+    assert chosen.fits and chosen.fps > plain.fps and chosen.lutram_layers
+    assert all(chosen.resources[r] <= a for r, a in budget.allowed().items())
+    assert total(estimate_resources(model, PART)) == chosen.resources  # the returned model is the chosen folding
+    styles = _ram_styles(model)
+    assert {n for n, s in styles.items() if s == "distributed"} == set(chosen.lutram_layers)
+    # smallest weight memories first: every moved one is no larger than any MVAU still in BRAM
+    bits = {n.name: weight_memory_bits(getHWCustomOp(n)) for n in model.graph.node if n.op_type == "MVAU_hls"}
+    kept = [bits[n] for n, s in styles.items() if s != "distributed"
+            and getHWCustomOp(model.get_node_from_name(n)).bram_estimation(PART) > 0]
+    assert not kept or max(bits[n] for n in chosen.lutram_layers) <= min(kept)
+    # a LUT budget too small for the moves keeps them undone: the folding is no faster than the plain search's
+    tight = board_budget("Pynq-Z1", capacity={"LUT": plain.resources["LUT"] / 0.7 + 1, "BRAM_18K": 36})
+    _, held, _ = search_folding(specialised, tight, 10.0, PART, mvau_wwidth_bound=36)
+    assert held.fits and held.resources["LUT"] <= tight.allowed()["LUT"]
+    assert held.fps < chosen.fps
+
+
+@pytest.mark.slow
+def test_folding_held_by_wwidth_cap_gets_faster_with_a_wider_cap(specialised):
+    budget = board_budget("Pynq-Z1", capacity={"LUT": 10**7, "BRAM_18K": 10**5})
+    capped_model, capped, _ = search_folding(specialised, budget, 10.0, PART, mvau_wwidth_bound=36)
+    assert layers_capped_by_wwidth(capped_model, 36)  # SetFolding stopped SIMD at the 36-bit weight stream
+    model, chosen, tried = search_folding(specialised, budget, 10.0, PART)
+    assert chosen.fits and chosen.fps > capped.fps and chosen.mvau_wwidth_max > 36
+    assert {t.mvau_wwidth_max for t in tried} >= {36, chosen.mvau_wwidth_max}
+    simd_w = [getHWCustomOp(n).get_nodeattr("SIMD") * getHWCustomOp(n).get_input_datatype(1).bitwidth()
+              for n in model.graph.node if n.op_type.startswith("MVAU")]
+    assert max(simd_w) > 36
+    with pytest.raises(ValueError, match="mvau_wwidth_bound=20 is below mvau_wwidth_max=36"):
+        search_folding(specialised, budget, 10.0, PART, mvau_wwidth_bound=20)
 
 
 @pytest.mark.slow
