@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without reinstalling
 
 from benchmarks.training import DATA_NOTES, cifar_root, train_and_test  # noqa: E402
+from benchmarks.finn_cnv_cifar10 import resource_totals  # noqa: E402
 
 MODELS = ("groupnet", "lbc_densenet")
 BOARDS = ("ZCU104", "U250")
@@ -73,18 +74,6 @@ def test_images(count: int) -> tuple[np.ndarray, np.ndarray]:
     images = np.asarray(images[keep])
     images = images.transpose(0, 3, 1, 2) if images.shape[-1] == 3 else images
     return np.ascontiguousarray(images), np.asarray(labels)[keep]
-
-
-def resource_totals(resources: dict) -> dict:
-    """FINN's ``total`` row of ``estimate_layer_resources.json`` (or the sum over layers where it is absent)."""
-    if isinstance(resources.get("total"), dict):
-        return {k: float(v) for k, v in resources["total"].items()}
-    totals: dict[str, float] = {}
-    for layer in resources.values():
-        if isinstance(layer, dict):
-            for key in ("LUT", "BRAM_18K", "URAM", "DSP"):
-                totals[key] = totals.get(key, 0) + float(layer.get(key, 0) or 0)
-    return totals
 
 
 def build_on_board(name: str, model: torch.nn.Module, board: str, images: np.ndarray, labels: np.ndarray,

@@ -125,16 +125,9 @@ def _layers_in_forward_order(model: nn.Module, inputs: list[Tensor]) -> list[tup
     return [(named[m], m) for m in order]
 
 
-@torch.no_grad()
 def _record_input(model: nn.Module, module: nn.Module, inputs: list[Tensor]) -> Tensor:
-    seen: list[Tensor] = []
-    hook = module.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().float().cpu()))
-    try:
-        for x in inputs:
-            model(x)
-    finally:
-        hook.remove()
-    return torch.cat([s.reshape(-1) for s in seen])
+    """``module``'s input over all batches of ``inputs``, flattened into one vector."""
+    return torch.cat([s.reshape(-1) for s in _record_batches(model, module, inputs)])
 
 
 @torch.no_grad()
