@@ -510,6 +510,21 @@ def cnv_figure(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def cnv_epoch_speed(results: Path) -> str:
+    """The training-speed paragraph: one CNV epoch float vs ABC(3,3), from ``cnv_epoch_speed.json``."""
+    data = load(results / "cnv_epoch_speed" / "cnv_epoch_speed.json")
+    if data is None:
+        return "\n*Epoch speed not measured yet* (`python benchmarks/cnv_epoch_speed.py --threads 1`).\n"
+    rows = [[r["variant"], f"{r['median_step_s'] * 1000:.0f}", f"{r['epoch_s']:.0f}", f"{r['ratio_to_float']:.2f}x"]
+            for r in data["rows"]]
+    ratio = {r["variant"]: r["ratio_to_float"] for r in data["rows"]}.get("ABC(3,3) compiled")
+    verdict = "not measured" if ratio is None else ("met" if ratio <= data["goal_ratio"] else "NOT met") + f" ({ratio:.2f}x)"
+    return ("\n**Training speed** (one epoch of 50,000 images scaled from the median of interleaved steps, "
+            f"{data['threads']} thread(s), {data['date']}; `{data['command']}`): goal ABC(3,3) <= "
+            f"{data['goal_ratio']}x float: {verdict}.\n\n"
+            + table(["variant", "step ms", "epoch s", "x float"], rows))
+
+
 def section_cnv_cifar10(results: Path, figures: Path) -> str:
     out = ["## CNV on CIFAR-10 at a real budget (issue 12)\n"]
     rows = [load(results / "cnv_cifar10" / f"{v}.json") for v in CNV_VARIANTS]
@@ -541,6 +556,7 @@ def section_cnv_cifar10(results: Path, figures: Path) -> str:
     out.append(figure(results / "cnv_cifar10" / "cnv_cifar10.png", figures, "cnv_cifar10.png", "CNV CIFAR-10"))
     out.append("\n".join("- " + line for line in cnv_targets({r["variant"]: r["top1"] for r in rows})) + "\n")
     out.extend(f"- {CNV_NAMES.get(r['variant'], r['variant'])}: {r['note']}" for r in rows if r.get("note"))
+    out.append(cnv_epoch_speed(results))
     out.append(f"\n**Data:** CIFAR-10 (real, JPEG re-encoded copy; a few points below the original images); "
                f"**seed:** {rows[0]['seed']}; times are wall-clock on a shared 2-core machine.\n")
     return "\n".join(out) + "\n"

@@ -197,3 +197,13 @@ def test_finn_group_lbc_section_lists_builds_joins_and_errors(tmp_path):
     assert "| LBC DenseNet-BC | ZCU104 | 18.35 (150 steps) | 10,851 | 30,370 | 86 | 0 | 6 DuplicateStreams, 6 StreamingConcat | yes (200 images) |" in text
     assert "| Group-Net ResNet-18-CIFAR | U250 |" in text and "error: BoardBudgetError: x" in text
     assert text.count("| LBC DenseNet-BC |") == 1  # summary.json is not a build
+
+
+def test_cnv_epoch_speed_paragraph_computes_the_goal(tmp_path):
+    assert "not measured yet" in make_results.cnv_epoch_speed(tmp_path)
+    _write(tmp_path / "cnv_epoch_speed" / "cnv_epoch_speed.json", {
+        "command": "python benchmarks/cnv_epoch_speed.py", "threads": 1, "date": "d", "goal_ratio": 1.3,
+        "rows": [{"variant": "float", "median_step_s": 0.17, "epoch_s": 66.2, "ratio_to_float": 1.0},
+                 {"variant": "ABC(3,3) compiled", "median_step_s": 0.25, "epoch_s": 97.8, "ratio_to_float": 1.48}]})
+    text = make_results.cnv_epoch_speed(tmp_path)
+    assert "goal ABC(3,3) <= 1.3x float: NOT met (1.48x)" in text and "| ABC(3,3) compiled | 250 | 98 | 1.48x |" in text
