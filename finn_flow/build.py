@@ -17,6 +17,7 @@ from finn_flow.config import ABC_MAPPINGS
 from finn_flow.diagnose import describe_step_failure
 from finn_flow.errors import BuildStepError, FinnFlowError
 from finn_flow.finn_env import builder_without_vivado, prepare_finn, vivado_available
+from finn_flow.transformations.remove_exact_identity_ops import exact_identity_removal
 from finn_flow.validate import check_graph_input, check_output_dir, check_torch_input, check_verify_inputs
 from finn_flow.model_io import (
     export_torch,
@@ -379,7 +380,7 @@ def _build_into(out: Path, model_or_path, torch_module: bool, board_info, *, clo
         fit_limits=fit_limits,
         fit_capacity=fit_capacity,
     )
-    with builder_without_vivado():
+    with builder_without_vivado(), exact_identity_removal():
         try:
             code = build_dataflow_cfg(str(qonnx_path), cfg)
         except FinnFlowError:

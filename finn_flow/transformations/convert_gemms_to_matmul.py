@@ -8,8 +8,7 @@ a whole-graph ``InferShapes``. Bitwise ABC has M*N Gemms per dense layer (CNV AB
 
 :class:`ConvertGemmsToMatMul` runs qonnx's own per-Gemm rewrite for every Gemm with the identity removal deferred,
 then removes the identity ``Mul``/``Div`` by 1 and ``Add``/``Sub`` of 0 in one pass
-(:class:`RemoveIdentityLinearOps`, same test and tolerance as ``RemoveIdentityOps``, same
-``remove_node_and_rewire``) and infers shapes once. The graph is the one qonnx's transformation gives
+(:class:`RemoveIdentityLinearOps`, exact identities only, same ``remove_node_and_rewire``) and infers shapes once. The graph is the one qonnx's transformation gives
 (tests/finn_flow/test_fold_unity_scale_weight_quantizers.py compares with finn-plus's step).
 """
 
@@ -21,6 +20,8 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 
+from finn_flow.transformations.remove_exact_identity_ops import is_exact_identity
+
 
 class _DeferredIdentityRemoval(Transformation):
     def apply(self, model):
@@ -28,26 +29,21 @@ class _DeferredIdentityRemoval(Transformation):
 
 
 class RemoveIdentityLinearOps(Transformation):
-    """Remove every ``Mul``/``Div`` by a constant 1 and ``Add``/``Sub`` of a constant 0 (within ``atol``, as qonnx's
-    ``RemoveIdentityOps``) in one pass over the graph, then infer shapes once.
+    """Remove every ``Mul``/``Div`` by exactly 1 and ``Add``/``Sub`` of exactly 0 in one pass over the graph, then
+    infer shapes once. Exact only, unlike qonnx's ``RemoveIdentityOps`` (tolerance 1e-5, which removes an untrained
+    BatchNorm's ``Mul(0.999995)``; :mod:`finn_flow.transformations.remove_exact_identity_ops`).
 
     Attributes (after ``apply``):
         removed: names of the nodes removed.
     """
 
-    def __init__(self, atol: float = 1e-05):
+    def __init__(self):
         super().__init__()
-        self.atol = atol
         self.removed: list[str] = []
 
-    def _identity(self, model: ModelWrapper, node) -> bool:
-        if node.op_type not in ("Add", "Sub", "Mul", "Div"):
-            return False
-        const = model.get_initializer(node.input[1])
-        if const is None:
-            return False
-        neutral = np.zeros_like(const) if node.op_type in ("Add", "Sub") else np.ones_like(const)
-        return bool(np.isclose(const, neutral, atol=self.atol).all())
+    @staticmethod
+    def _identity(model: ModelWrapper, node) -> bool:
+        return node.op_type in ("Add", "Sub", "Mul", "Div") and is_exact_identity(model, node)
 
     def apply(self, model: ModelWrapper):
         from qonnx.transformation.infer_shapes import InferShapes

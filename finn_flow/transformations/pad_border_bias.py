@@ -73,7 +73,12 @@ def _run_chain(model: ModelWrapper, chain: list, value: float) -> np.ndarray:
         [helper.make_tensor_value_info(inp, TensorProto.FLOAT, model.get_tensor_shape(inp))],
         [helper.make_tensor_value_info(out, TensorProto.FLOAT, model.get_tensor_shape(out))])
     sub = ModelWrapper(qonnx_make_model(graph))
-    sub.model.opset_import[0].version = model.model.opset_import[0].version
+    # the default ONNX domain's opset of the whole model (its opset_import may list a custom domain first)
+    onnx_opset = next((o.version for o in model.model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if onnx_opset is not None:
+        for entry in sub.model.opset_import:
+            if entry.domain in ("", "ai.onnx"):
+                entry.version = onnx_opset
     for node in chain:
         for name in list(node.input) + list(node.output):
             if not name:

@@ -130,6 +130,21 @@ def test_cnv_cifar10_section_lists_finished_and_missing_variants(tmp_path):
     assert "not yet measured" in text and (tmp_path / "figures" / "cnv_cifar10.png").is_file()
 
 
+def test_cnv_cifar10_section_lists_other_recipes_with_their_float_gap(tmp_path):
+    results = tmp_path / "results"
+    base = {"top5": 99.0, "train_wall_s": 3600.0, "train_images": 50000, "test_images": 10000, "seed": 0,
+            "history": []}
+    _write(results / "cnv_cifar10" / "float.json", {**base, "variant": "float", "top1": 84.0, "epochs": 40,
+                                                    "command": "f", "recipe": {"width": 0.5}})
+    _write(results / "cnv_cifar10_lr3e-4" / "abc33.json",
+           {**base, "variant": "abc33", "top1": 81.5, "epochs": 30, "command": "python x --lr 3e-4",
+            "recipe": {"width": 0.5, "optimizer": "Adam lr 0.0003, cosine to 0 over 30 epochs"}})
+    text = make_results.section_cnv_cifar10(results, tmp_path / "figures")
+    assert "**Other recipes tried**" in text
+    assert "| ABC(3,3) | lr3e-4 | 81.50 | 2.50 | Adam lr 0.0003, cosine to 0 over 30 epochs | 30 |" in text
+    assert "Other recipes" not in make_results.section_cnv_cifar10(tmp_path / "empty", tmp_path / "figures")
+
+
 def _finn_row(variant: str, board: str, top1: float, fps: float, lut: float, fit: dict | None = None,
               exact: bool = True) -> dict:
     return {"variant": variant, "board": board, "top1": top1, "abc_mapping": "auto", "fps": fps,

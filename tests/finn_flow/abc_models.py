@@ -82,3 +82,20 @@ def trained_integer_abc(factory, coefficient_bits: int = 3, steps: int = 300, se
     every branch coefficient ``alpha_m[c] beta_n`` is an integer times a per-channel scale by training."""
     model = swapped(factory, seed=seed, coefficient_bits=coefficient_bits, num_act_bases=num_act_bases)
     return train_on_mnist(model, steps, seed=seed)
+
+
+def abc_cnv_with_input_quantizer() -> nn.Module:
+    """An untrained CIFAR-10 CNV-style ABC(2, 2) net (unpadded conv, max-pooling, padded conv, dense head, integer
+    coefficients) behind a Brevitas 8-bit ``QuantIdentity`` input quantiser (a ``Quant`` node in the export)."""
+    import brevitas_abc
+    from brevitas.nn import QuantIdentity
+    from brevitas.quant import Int8ActPerTensorFloat
+
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.Flatten(),
+                         nn.Linear(8 * 15 * 15, 10, bias=False))
+    brevitas_abc.swap(body, brevitas_abc.ABCConfig(2, 2, keep_first=False, keep_last=False, coefficient_bits=3),
+                      verbose=False)
+    return nn.Sequential(QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8, return_quant_tensor=False),
+                         *body).eval()

@@ -11,23 +11,10 @@ import torch
 from torch import nn
 
 from finn_flow.execute import GraphExecutor
+from finn_flow.transformations.remove_exact_identity_ops import exact_identity_removal
+from tests.finn_flow.abc_models import abc_cnv_with_input_quantizer
 
 pytestmark = pytest.mark.finn
-
-
-def _abc_cnv_with_input_quantizer() -> nn.Module:
-    import brevitas_abc
-    from brevitas.nn import QuantIdentity
-    from brevitas.quant import Int8ActPerTensorFloat
-
-    torch.manual_seed(0)
-    body = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.MaxPool2d(2),
-                         nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.Flatten(),
-                         nn.Linear(8 * 15 * 15, 10, bias=False))
-    brevitas_abc.swap(body, brevitas_abc.ABCConfig(2, 2, keep_first=False, keep_last=False, coefficient_bits=3),
-                      verbose=False)
-    return nn.Sequential(QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8, return_quant_tensor=False),
-                         *body).eval()
 
 
 def _run(finn_step, path, tmp):
@@ -37,7 +24,7 @@ def _run(finn_step, path, tmp):
     from finn_flow.finn_env import builder_without_vivado, prepare_finn
 
     prepare_finn(tmp / "finn_tmp")
-    with builder_without_vivado():
+    with builder_without_vivado(), exact_identity_removal():  # as in finn_flow.build
         cfg = FinnFlowConfig(output_dir=str(tmp / "out"), synth_clk_period_ns=10.0, generate_outputs=[],
                              board="Pynq-Z1")
         if finn_step:
@@ -57,7 +44,7 @@ def test_step_qonnx_to_finn_gives_finn_plus_graph_in_one_fold_pass(tmp_path):
     images, _ = cifar_test_uint8(2)
     x = (images.astype(np.float32) / 255 - 0.5) / 0.25
     path = tmp_path / "abc.onnx"
-    export_qonnx(_abc_cnv_with_input_quantizer(), torch.from_numpy(x[:1]), path)
+    export_qonnx(abc_cnv_with_input_quantizer(), torch.from_numpy(x[:1]), path)
     # as in the build: one weight quantiser per consumer first (an ABC weight base feeds N convolutions)
     ModelWrapper(str(path)).transform(DuplicateSharedWeightQuantizers()).save(str(path))
     rewrite = FoldUnityScaleWeightQuantizers()
