@@ -67,10 +67,11 @@ def build_variant(variant: str, board: str, args, images: np.ndarray) -> dict:
     import finn_flow
 
     work = args.work / variant
-    model = build(variant, None)
+    trained = json.loads((args.train_results / f"{variant}.json").read_text())
+    # the recipe's weight quantiser; runs from before the option existed used the per-tensor max scale
+    model = build(variant, None, trained["recipe"].get("weight_scaling") or "max")
     model.load_state_dict(torch.load(work / "final.pt"))
     model.eval()
-    trained = json.loads((args.train_results / f"{variant}.json").read_text())
     out = args.out_dir / f"{variant}_{board}"
     start = time.perf_counter()
     result = finn_flow.build(model, out, board=board, target_fps="max", abc_mapping=args.abc_mapping,

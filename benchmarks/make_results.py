@@ -481,6 +481,8 @@ def cnv_targets(top1: dict[str, float]) -> list[str]:
     if "w2a2" in top1:
         lines.append(f"ABC(3,3) > Brevitas W2A2 trained here ({top1['w2a2']:.2f} %): "
                      + ("met" if abc > top1["w2a2"] else "NOT met") + f" ({abc - top1['w2a2']:+.2f} points).")
+    else:
+        lines.append("ABC(3,3) > Brevitas W2A2 trained here: not yet measured (the W2A2 run has not finished).")
     return lines
 
 
@@ -529,7 +531,7 @@ def other_cnv_recipes(results: Path, float_top1: float | None) -> str:
     """Runs of ``train_cnv_cifar10.py`` with another recipe (``--results benchmarks/results/cnv_cifar10_<name>``,
     e.g. a lower learning rate): one table row each, ABC(3,3) rows with the float gap, so that what was tried for
     a missed target stays on record beside the main table."""
-    rows = []
+    rows, notes = [], []
     for folder in sorted(results.glob("cnv_cifar10_*")):
         for path in sorted(folder.glob("*.json")):
             run = load(path)
@@ -538,10 +540,13 @@ def other_cnv_recipes(results: Path, float_top1: float | None) -> str:
             gap = f"{float_top1 - run['top1']:.2f}" if float_top1 is not None else "-"
             rows.append([CNV_NAMES.get(run["variant"], run["variant"]), folder.name.removeprefix("cnv_cifar10_"),
                          f"{run['top1']:.2f}", gap, run["recipe"]["optimizer"], run["epochs"], f"`{run['command']}`"])
+            if run.get("note"):
+                notes.append(f"- {rows[-1][0]} ({rows[-1][1]}): {run['note']}")
     if not rows:
         return ""
     return ("\n**Other recipes tried** (same network, data and seed; each in its own results folder):\n\n"
-            + table(["variant", "recipe", "top-1 %", "gap to float", "optimizer", "epochs", "command"], rows))
+            + table(["variant", "recipe", "top-1 %", "gap to float", "optimizer", "epochs", "command"], rows)
+            + "\n" + "".join(line + "\n" for line in notes))
 
 
 def section_cnv_cifar10(results: Path, figures: Path) -> str:

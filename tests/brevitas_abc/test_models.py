@@ -244,3 +244,27 @@ def test_stock_brevitas_baselines_live_in_the_zoo_module():
     assert sum(isinstance(m, (QuantConv2d, QuantLinear)) for m in model) == 9
     with pytest.raises(ValueError, match=r"weight_bits=5 is not allowed: expected one of 1, 2, 3, 4, 8"):
         brevitas_quantized(create_model("cnv_seq"), weight_bits=5, act_bits=2)
+
+
+def test_stock_two_bit_weights_with_mse_scaling_keep_most_weights_nonzero():
+    """The W2 baseline's ``weight_scaling``: per-tensor "max" puts most normally distributed weights on 0 at 2 bits,
+    per-channel "mse" has a smaller squared error (the fair baseline beside ABC's least-squares alphas)."""
+    from brevitas.nn import QuantConv2d
+
+    from brevitas_abc.models.brevitas_baselines import brevitas_quantized
+
+    torch.manual_seed(0)
+    float_model = nn.Sequential(nn.Conv2d(16, 32, 3, bias=False))
+    weight = torch.randn(32, 16, 3, 3) * 0.05
+    errors, zeros = {}, {}
+    for scaling in ("max", "mse"):
+        conv = next(m for m in brevitas_quantized(float_model, 2, 2, weight_scaling=scaling)
+                    if isinstance(m, QuantConv2d))
+        conv.weight.data.copy_(weight)
+        q = conv.quant_weight().value.detach()
+        errors[scaling] = float(((q - weight) ** 2).sum() / (weight ** 2).sum())
+        zeros[scaling] = float((q == 0).float().mean())
+    assert zeros["max"] > 0.7 and zeros["mse"] < 0.6, zeros
+    assert errors["mse"] < 0.5 * errors["max"], errors
+    with pytest.raises(ValueError, match=r"weight_scaling='minmax' is not allowed: expected one of \('max', 'mse'\)"):
+        brevitas_quantized(float_model, 2, 2, weight_scaling="minmax")
