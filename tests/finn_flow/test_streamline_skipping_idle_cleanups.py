@@ -33,6 +33,7 @@ def test_step_streamline_gives_finns_graph_with_fewer_cleanups(tmp_path):
     import finn_flow
     from finn_flow.config import FinnFlowConfig
     from finn_flow.finn_env import builder_without_vivado
+    from finn_flow.transformations.remove_exact_identity_ops import exact_identity_removal
     from finn_flow.transformations.streamline_skipping_idle_cleanups import StreamlineSkippingIdleCleanups
     from tests.conftest import cifar_test_uint8
 
@@ -41,7 +42,7 @@ def test_step_streamline_gives_finns_graph_with_fewer_cleanups(tmp_path):
     finn_flow.build(_abc_cnv(), tmp_path / "build", abc_mapping="bitwise", example_input=images[:1] / 255.0,
                     codegen=False)
     models = tmp_path / "build" / "intermediate_models"
-    with builder_without_vivado():
+    with builder_without_vivado(), exact_identity_removal():  # as finn_flow.build runs every step
         from finn.builder.build_dataflow_steps import step_streamline as finn_step_streamline
         from finn.transformation.streamline import Streamline
 
