@@ -2,10 +2,12 @@
 real CIFAR-10 test images: residual adds become integer ``ElementwiseAdd`` layers, forks ``DuplicateStreams``, the
 8-bit stem an integer MVAU, and every stage (QONNX, streamlined, hardware layers, folded) computes what PyTorch does.
 
-K = 2 in block and group mode, K = 4 in group mode. The net is a small CIFAR ResNet (stem, one stage of two
-``BasicBlock``s, the second with a strided 1x1 shortcut, global pooling, classifier) at width 4 so that a build takes
-about a minute (K = 4: two to three); untrained, with BatchNorm statistics
-from the images and randomised sign thresholds, branch scales and gates (generic values: no exact ties).
+K = 2 in block and group mode on a small CIFAR ResNet (stem, one stage of two ``BasicBlock``s, the second with a
+strided 1x1 shortcut, global pooling, classifier) at width 4; K = 4 in group mode on the same net with the stage cut
+to its strided block (K copies of it: a 4-way fork and a 4-way branch sum, the net's node count halved; the FINN
+steps cost grows faster than the node count, the full stage at K = 4 took two to three minutes). Untrained, with
+BatchNorm statistics from the images and randomised sign thresholds, branch scales and gates (generic values: no exact
+ties).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 import torch
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 from torch import nn
 
 import finn_flow
@@ -27,6 +30,7 @@ from brevitas_abc.nn.int_weight_conv import int_weight_conv2d
 from tests.brevitas_abc.nn.group_net.test_layers import calibrate
 from tests.brevitas_abc.nn.group_net.test_residual import randomise_group_net
 
+from .build_checks import assert_every_stage_exact
 from .test_build_stock import _assert_codegen
 
 pytestmark = [pytest.mark.finn, pytest.mark.slow]
@@ -34,15 +38,17 @@ N_IMAGES = 20
 
 
 class TinyResNet(nn.Module):
-    """stem 3 -> 4 (8-bit weights), stage [BasicBlock(4, 4), BasicBlock(4, 8, stride 2, 1x1 shortcut)], pool, FC."""
+    """stem 3 -> 4 (8-bit weights), stage [BasicBlock(4, 4), BasicBlock(4, 8, stride 2, 1x1 shortcut)] (``blocks=1``:
+    the strided block alone), pool, FC."""
 
-    def __init__(self, width: int = 4):
+    def __init__(self, width: int = 4, blocks: int = 2):
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU()
         shortcut = nn.Sequential(nn.Conv2d(width, 2 * width, 1, stride=2, bias=False), nn.BatchNorm2d(2 * width))
-        self.layer1 = nn.Sequential(BasicBlock(width, width), BasicBlock(width, 2 * width, 2, shortcut))
+        strided = BasicBlock(width, 2 * width, 2, shortcut)
+        self.layer1 = nn.Sequential(BasicBlock(width, width), strided) if blocks == 2 else nn.Sequential(strided)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(2 * width, 10)
 
@@ -51,32 +57,33 @@ class TinyResNet(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
-def integer_group_net(mode: str, images: np.ndarray, num_bases: int = 2) -> nn.Module:
+def integer_group_net(mode: str, images: np.ndarray, num_bases: int = 2, blocks: int = 2) -> nn.Module:
     torch.manual_seed(0)
-    model = swap(TinyResNet(), GroupNetConfig(num_bases=num_bases, mode=mode, residual_bits=4), verbose=False)
+    model = swap(TinyResNet(blocks=blocks), GroupNetConfig(num_bases=num_bases, mode=mode, residual_bits=4),
+                 verbose=False)
     model.conv1 = int_weight_conv2d(model.conv1, 8)
     randomise_group_net(model, seed=0)
     return calibrate(model, torch.from_numpy(images).float() / 255)
 
 
-# K = 4 in group mode only: block mode with K = 4 also builds exactly (166 s here on the loaded 2-core machine, checked
-# once), which the suite does not repeat
-@pytest.mark.parametrize("mode, num_bases", [("block", 2), ("group", 2), ("group", 4)])
+# K = 4 in group mode only, on the strided block alone: block mode with K = 4 on the two-block stage also builds
+# exactly (166 s here on the loaded 2-core machine, checked once), and so does group mode (208 s, in the suite until the
+# stage was cut for time), which the suite does not repeat
+@pytest.mark.parametrize("mode, num_bases, blocks", [("block", 2, 2), ("group", 2, 2), ("group", 4, 1)])
 def test_integer_residual_group_net_builds_exactly_with_add_and_duplicate_streams(tmp_path, cifar_images, mode,
-                                                                                 num_bases):
+                                                                                 num_bases, blocks):
     images = cifar_images[0][:N_IMAGES]
-    result = finn_flow.build(integer_group_net(mode, images, num_bases), tmp_path / mode, board="ZCU104",
+    result = finn_flow.build(integer_group_net(mode, images, num_bases, blocks), tmp_path / mode, board="ZCU104",
                              target_fps=1000, verify_inputs=images)
     assert result.status == "stopped_before_vivado"
-    assert [row["stage"] for row in result.verification] == ["qonnx", "streamlined", "hw_layers", "folded"]
-    for row in result.verification:
-        assert row["images"] == N_IMAGES and row["argmax_agreement"] == 1.0 and row["passed"], row
-    assert result.verification[-1]["dataflow_max_abs_diff_vs_hw_layers"] == 0.0
+    assert_every_stage_exact(result, N_IMAGES)
     assert result.float_in_dataflow == []
     _assert_codegen(result)
     model = ModelWrapper(str(Path(result.output_dir) / "intermediate_models" / "step_generate_estimate_reports.onnx"))
     ops = [n.op_type for n in model.graph.node]
-    assert any(op.startswith("DuplicateStreams") for op in ops), ops
+    forks = [getCustomOp(n).get_nodeattr("NumOutputStreams") for n in model.graph.node
+             if n.op_type.startswith("DuplicateStreams")]
+    assert forks and max(forks) >= num_bases, ops  # a group's (block's) input feeds each of its K copies
     adds = [n for n in model.graph.node if n.op_type.startswith("ElementwiseAdd")
             and all(model.get_initializer(i) is None for i in n.input)]
     assert adds, ops  # residual sums of two streams
