@@ -20,6 +20,7 @@ from qonnx.custom_op.registry import getCustomOp
 import finn_flow
 
 from .abc_models import abc_cnv, abc_mlp, swapped, trained_integer_abc
+from .build_checks import assert_every_stage_exact
 from .conftest import N_IMAGES
 from .test_build_stock import _assert_codegen, _assert_integer_dataflow
 
@@ -68,15 +69,11 @@ def test_integer_abc_builds_integer_only_and_exact(integer_abc_builds, mnist_ima
     assert result.steps_run[-2:] == ["step_hw_codegen", "step_verify_folded"]
     _assert_integer_dataflow(result)
     _assert_codegen(result)
-    _assert_not_degenerate(result)
     # a trained model (chance: 10 %), not an untrained net with injected coefficients
     assert (_reference(result).argmax(1) == mnist_images[1]).mean() > 0.6
     assert result.float_in_dataflow == []
-    for row in result.verification:
-        assert row["images"] == N_IMAGES and row["argmax_agreement"] == 1.0 and row["passed"], row
-        # power-of-two scales times integers: every stage reproduces PyTorch's logits bit for bit
-        assert row["max_abs_diff"] == 0.0, row
-    assert result.verification[-1]["dataflow_max_abs_diff_vs_hw_layers"] == 0.0
+    # power-of-two scales times integers: every stage reproduces PyTorch's logits bit for bit
+    assert_every_stage_exact(result, N_IMAGES, max_abs_diff=0.0, distinct_outputs=10)
     mapping_report = json.loads((Path(result.output_dir) / "report" / "abc_mapping.json").read_text())
     assert mapping_report["float_branch_sums"] == []
     assert len(mapping_report["integer_branch_sums"]) == ABC_LAYERS[name]
@@ -114,9 +111,7 @@ def test_fused_single_activation_base_thresholds_merge_into_the_mvau(tmp_path, m
                              verify_inputs=images)
     _assert_integer_dataflow(result)
     _assert_codegen(result)
-    _assert_not_degenerate(result)
-    for row in result.verification:
-        assert row["argmax_agreement"] == 1.0 and row["max_abs_diff"] == 0.0, row
+    assert_every_stage_exact(result, N_IMAGES, max_abs_diff=0.0, distinct_outputs=10)
     mvaus = _mvaus(result)
     assert len(mvaus) == ABC_LAYERS["mlp"], [m.onnx_node.name for m in mvaus]
     assert [m.get_nodeattr("inputDataType") for m in mvaus] == ["BIPOLAR"] * len(mvaus)

@@ -24,6 +24,7 @@ import finn_flow
 from finn_flow.errors import AbcMappingError
 
 from .abc_models import ACT_SHIFTS, abc_mlp, swapped
+from .build_checks import assert_every_stage_exact
 from .test_abc_padding import padded_abc_cnv
 from .test_build_stock import _assert_codegen, _assert_integer_dataflow
 
@@ -68,13 +69,8 @@ def _mvaus(result) -> list:
 
 
 def _assert_exact(result, images: int) -> None:
-    reference = np.load(Path(result.output_dir) / "input" / "verify_expected.npy")
-    assert len(np.unique(reference.round(5), axis=0)) >= images // 4, "test model is (almost) constant"
-    assert [row["stage"] for row in result.verification] == ["qonnx", "streamlined", "hw_layers", "folded"]
-    for row in result.verification:  # reference: PyTorch
-        assert row["images"] == images and row["argmax_agreement"] == 1.0 and row["passed"], row
-        assert row["max_abs_diff"] == 0.0, row  # integer sums times power-of-two scales: bit for bit
-    assert result.verification[-1]["dataflow_max_abs_diff_vs_hw_layers"] == 0.0
+    # reference: PyTorch; integer sums times power-of-two scales: bit for bit
+    assert_every_stage_exact(result, images, max_abs_diff=0.0, distinct_outputs=images // 4)
     assert result.float_in_dataflow == []
 
 

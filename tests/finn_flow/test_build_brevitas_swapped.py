@@ -17,9 +17,10 @@ from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 
 import finn_flow
 from brevitas_abc import ABCConv2d, ABCLinear
-from finn_flow.verify import STAGES
 from tests.brevitas_abc.test_swap_brevitas import train_swapped
 from tests.conftest import cifar_test_uint8
+
+from .build_checks import assert_every_stage_exact
 
 pytestmark = [pytest.mark.finn, pytest.mark.slow]
 SWAPPED = ("conv_features.4", "conv_features.8", "linear_features.0")
@@ -36,8 +37,4 @@ def test_swapped_bnn_pynq_cnv_builds_integer_only_and_exact(tmp_path):
     result = finn_flow.build(model, tmp_path / "build", abc_mapping="fused", target_fps=1000, verify_inputs=images,
                              codegen=False)
     assert result.float_in_dataflow == []
-    assert [row["stage"] for row in result.verification] == list(STAGES)
-    for row in result.verification:
-        assert row["images"] == 20 and row["argmax_agreement"] == 1.0 and row["passed"], row
-    folded = result.verification[-1]
-    assert folded["dataflow_output_is_integer"] and folded["dataflow_max_abs_diff_vs_hw_layers"] == 0.0
+    assert_every_stage_exact(result, 20)

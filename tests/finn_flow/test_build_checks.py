@@ -31,7 +31,7 @@ def test_every_stage_agreeing_passes():
     ({"qonnx": {"images": 19}}, {}, r"stage 'qonnx'.*ran on 19 images, expected 20"),
     ({"folded": {"dataflow_max_abs_diff_vs_hw_layers": 1.0}}, {}, r"integer output differs from the hw_layers"),
     ({}, {"stages": ("qonnx", "folded")}, r"stages \['qonnx', 'streamlined', 'hw_layers', 'folded'\], expected"),
-])
+], ids=["argmax-and-check", "not-bit-exact", "image-count", "folded-vs-hw-layers", "stage-list"])
 def test_a_disagreeing_stage_is_named_with_its_numbers(changes, kwargs, message):
     with pytest.raises(AssertionError, match=message):
         assert_every_stage_exact(_result(**changes), 20, **kwargs)

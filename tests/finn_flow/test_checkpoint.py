@@ -13,6 +13,8 @@ from finn_flow.cli import main as abc_build
 from lightning_modules.cli import cli_main
 from lightning_modules.data import load_mnist
 
+from .build_checks import assert_every_stage_exact
+
 pytestmark = pytest.mark.finn
 CONFIG = Path(__file__).resolve().parents[2] / "lightning_modules" / "configs" / "lfc_abc_mnist.yaml"
 ABC = "--model.model.init_args.abc."
@@ -68,9 +70,7 @@ def test_the_build_applies_the_preprocessing_recorded_at_training(trained_run, t
     images = load_mnist("test")[0][:30, None]
     result = finn_flow.build(ckpt, tmp_path / "build", config=str(config), verify_inputs=images, target_fps=1000,
                              abc_mapping="fused", codegen=False, summary=False)
-    assert [row["stage"] for row in result.verification] == ["qonnx", "streamlined", "hw_layers", "folded"]
-    for row in result.verification:
-        assert row["argmax_agreement"] == 1.0 and row["max_abs_diff"] == 0.0, row
+    assert_every_stage_exact(result, len(images), max_abs_diff=0.0)
     expected = np.load(tmp_path / "build" / "input" / "verify_expected.npy")
     model = load_checkpoint(ckpt, config)
     pixels = torch.from_numpy(images.astype(np.float32))
@@ -104,8 +104,7 @@ def test_a_qonnx_file_exported_with_its_preprocessing_builds_from_raw_pixels(tra
     assert onnx_preprocessing(tmp_path / "model.onnx") == recorded
     result = finn_flow.build(tmp_path / "model.onnx", tmp_path / "build", verify_inputs=images, target_fps=1000,
                              abc_mapping="fused", codegen=False, summary=False)
-    for row in result.verification:
-        assert row["argmax_agreement"] == 1.0 and row["max_abs_diff"] == 0.0, row
+    assert_every_stage_exact(result, len(images), max_abs_diff=0.0)
     expected = np.load(tmp_path / "build" / "input" / "verify_expected.npy")  # the graph itself on raw pixels
     with torch.no_grad():
         reference = with_preprocessing(model, recorded, channels=1)(pixels).numpy().reshape(len(images), -1)

@@ -10,6 +10,8 @@ import pytest
 
 import finn_flow
 
+from .build_checks import assert_every_stage_exact
+
 pytestmark = pytest.mark.finn
 
 
@@ -26,8 +28,7 @@ def test_finn_lfcw1a1_builds_and_matches_on_real_mnist(tmp_path, mnist_images):
     result = finn_flow.build(_lfcw1a1(), tmp_path / "lfc", board="Pynq-Z1", target_fps=2000,
                              verify_inputs=images, codegen=False)
     assert result.float_in_dataflow == []
-    for row in result.verification:  # reference: the ONNX graph as shipped
-        assert row["images"] == len(images) and row["argmax_agreement"] == 1.0 and row["passed"], row
+    assert_every_stage_exact(result, len(images))  # reference: the ONNX graph as shipped
     folded = np.load(Path(result.output_dir) / "verification" / "folded_outputs.npy")
     accuracy = float(np.mean(folded.argmax(1) == labels))
     assert accuracy >= 0.97, accuracy  # FINN reports 98.25 % on the full test set

@@ -35,6 +35,7 @@ def test_step_streamline_gives_finns_graph_with_fewer_cleanups(tmp_path):
     from finn_flow.config import FinnFlowConfig
     from finn_flow.finn_env import builder_without_vivado, prepare_finn
     from finn_flow.model_io import export_torch
+    from finn_flow.transformations.remove_exact_identity_ops import exact_identity_removal
     from finn_flow.transformations.streamline_skipping_idle_cleanups import StreamlineSkippingIdleCleanups
     from tests.conftest import cifar_test_uint8
 
@@ -42,7 +43,7 @@ def test_step_streamline_gives_finns_graph_with_fewer_cleanups(tmp_path):
     images, _ = cifar_test_uint8(1)  # real CIFAR-10 test images: the first one exports the model
     qonnx = export_torch(_abc_cnv(), images[:1] / 255.0, tmp_path / "model_qonnx.onnx")  # as finn_flow.build does
     prepare_finn(tmp_path / "finn_tmp")
-    with builder_without_vivado():
+    with builder_without_vivado(), exact_identity_removal():  # as finn_flow.build runs its steps
         from finn.builder.build_dataflow_steps import build_dataflow_step_lookup
         from finn.builder.build_dataflow_steps import step_streamline as finn_step_streamline
         from finn.transformation.streamline import Streamline
