@@ -7,7 +7,8 @@ all of CIFAR-10 for 40 epochs by ``benchmarks/train_cnv_cifar10.py --variant flo
 ``--cnv-float``). Swaps: ``ABCConfig(M, N)`` with (M, N) = (3, 3) and (5, 5), first and last layer float (the
 library defaults), then the float ReLU in front of each ABC layer dropped (``drop_activations_before_binary_inputs``,
 as ``build_model`` does: the ABC activation is the nonlinearity). "calibrated" = ``swap(...,
-calibration_data=...)`` on ``--calibration-images`` training images (no augmentation). For the CNV also the form
+calibration_data=...)`` on ``--calibration-images`` training images (a seeded random sample, no augmentation;
+CIFAR-10's training split is stored class by class, ``benchmarks.training.calibration_images``). For the CNV also the form
 the CNV benchmark and the FINN build use (``train_cnv_cifar10.build("abc33" / "abc53")``: an 8-bit
 ``QuantIdentity`` on the input, every layer ABC, 4-bit integer coefficients), calibrated with
 ``brevitas_abc.calibrate(model, batches, reference=float)``.
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 from torch import nn
 
-from benchmarks.training import DATA_NOTES, ROOT, argv_command, cifar_root, metadata
+from benchmarks.training import DATA_NOTES, ROOT, argv_command, calibration_images, cifar_root, metadata
 
 BASES = ((3, 3), (5, 5))
 CNV_FINN_FORM = ("abc33", "abc53")
@@ -155,7 +156,7 @@ def run_net(net: str, float_model: nn.Module, data, args, rows: list[dict]) -> N
 
     use_default_kernels()
     x_test, y_test = tensors(data, "test", None)
-    x_cal, _ = tensors(data, "train", args.calibration_images)
+    x_cal, _ = calibration_images(data, args.calibration_images, args.seed)
     calibration = [x_cal[i:i + 100] for i in range(0, len(x_cal), 100)]
     float_top1 = top1(float_model, x_test, y_test)
     print(f"[{net}] float {float_top1:.2f} %", flush=True)

@@ -50,7 +50,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without reinstalling
 
-from benchmarks.training import brevitas_quantized, cifar_root  # noqa: E402
+from benchmarks.training import brevitas_quantized, calibration_images, cifar_root  # noqa: E402
 
 WIDTH = 0.5
 STOCK = {"w1a1": (1, 1), "w1a2": (1, 2), "w2a2": (2, 2)}
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict:
     last = work / "last.ckpt"
     if float_state is not None and args.calibration_images and not last.is_file():
         data.setup("fit")
-        images = torch.stack([data.train_set[i][0] for i in range(min(args.calibration_images, len(data.train_set)))])
+        images, _ = calibration_images(data, min(args.calibration_images, len(data.train_set)), args.seed)
         calibration = calibrate_from_float(model, args.variant, float_state, images)
         print(f"[{args.variant}] {calibration}", flush=True)
     module = ClassificationModule(
