@@ -11,6 +11,7 @@ from torch import nn
 import brevitas_abc
 from brevitas_abc.calibration import calibrate, fit_multi_binary_act, quantiser_levels
 from brevitas_abc.calibration.scale_fit import fit_group_net_layer, fit_lbc_layer
+from brevitas_abc.calibration.weight_fit import fit_abc_weights
 from brevitas_abc.nn import GroupNetConv2d, LBConv2d
 from tests.conftest import mnist_tensors
 
@@ -120,8 +121,8 @@ def test_fitted_weight_shifts_approximate_heavy_tailed_weights_better():
         return float((model[0].weight_quant(w)[0] - w).norm() / w.norm())
 
     before = relative_error()
-    report = calibrate(model, [torch.randn(32, 256)], verbose=False)
-    assert report.weight_layers == 1 and report.layers == []
+    report = calibrate(model, [torch.randn(32, 256)], fit_weights=False, verbose=False)  # weight space only
+    assert report.weight_layers == 1 and report.layers == [] and report.weight_fits == []
     assert relative_error() < 0.8 * before, (relative_error(), before)
 
 
@@ -188,3 +189,44 @@ def test_lbc_fit_recovers_a_pointwise_conv_the_layer_can_represent():
     error = fit_lbc_layer(student, x, z, ridge=0.0)
     assert error < 1e-8
     assert torch.allclose(student(x[0]), z[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("num_act_bases,coefficient_bits", [(None, None), (3, None), (3, 4)])
+def test_weight_fit_lowers_the_output_error_on_held_out_real_inputs(num_act_bases, coefficient_bits):
+    """GPTQ over ABC's levels: fitted on the features of 64 MNIST test images, the layer's output is closer to the
+    float convolution's on 64 other images than with the nearest-level weights, and the weight keeps M+1 levels per
+    channel (exact integer coefficients with coefficient_bits). Measured (relative error, fitted / held-out images):
+    weights only 0.083 -> 0.016 / 0.084 -> 0.016; ABC(3,3) 0.082 -> 0.024 / 0.082 -> 0.024; with 4-bit
+    coefficients 0.104 -> 0.037 / 0.104 -> 0.037."""
+    x, _ = mnist_tensors("test", 128)
+    torch.manual_seed(0)
+    features = torch.relu(nn.functional.conv2d(x, torch.randn(8, 1, 3, 3), padding=1))
+    fit_on, held_out = features[:64], features[64:]
+    float_conv = nn.Conv2d(8, 16, 3, bias=True)  # valid, as the CNV's (no padded border in the comparison)
+    config = brevitas_abc.ABCConfig(3, num_act_bases, keep_first=False, keep_last=False,
+                                    coefficient_bits=coefficient_bits)
+    layer = brevitas_abc.swap(copy.deepcopy(float_conv), config, verbose=False)
+    if num_act_bases is not None:  # activations fitted to the features first, as calibrate does
+        calibrate(nn.Sequential(layer), [fit_on], fit_weights=False, weight_shifts=True, verbose=False)
+    else:
+        calibrate(nn.Sequential(layer), [fit_on], fit_weights=False, verbose=False)
+
+    def error(images):
+        """Relative squared error of the output per channel up to its mean (which a BatchNorm or the bias absorbs),
+        against the float convolution of the input the binary convolution sees (A(x) with binary activations)."""
+        with torch.no_grad():
+            seen = layer.input_quant(images)[0] if num_act_bases is not None else images
+            out, target = layer(images), float_conv(seen)
+            diff = (out - target) - (out - target).mean(dim=(0, 2, 3), keepdim=True)
+            return float((diff ** 2).mean() / target.var(dim=(0, 2, 3)).mean())
+
+    before_fit, before_held_out = error(fit_on), error(held_out)
+    result = fit_abc_weights(layer, [fit_on])
+    assert result.groups == 16 and result.groups_fitted >= 14 and result.error_after < 0.5 * result.error_before
+    assert error(fit_on) < 0.5 * before_fit and error(held_out) < 0.7 * before_held_out, \
+        (error(fit_on), before_fit, error(held_out), before_held_out)
+    w_hat = layer.weight_quant(layer.weight)[0]
+    assert all(len(torch.unique(w_hat[c])) <= 4 for c in range(16))
+    if coefficient_bits is not None:
+        q, s = layer.integer_coefficients()
+        assert torch.equal(q, q.round()) and q.abs().max() <= 49
