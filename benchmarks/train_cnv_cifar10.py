@@ -15,11 +15,11 @@ of the default shifts is > 0).
 Recipe (the staged recipe that took LFC to 99.17 %): the float CNV trains first (``--epochs``, default 40);
 every binary variant then starts from the float weights (by name for ABC, by layer order for Brevitas) and
 trains ``--epochs`` (default 30) with knowledge distillation from the float network (weight 0.5, temperature 4).
-``--calibration-images K`` first calibrates the binary variant on K training images (``brevitas_abc.calibrate``:
-ABC shifts/betas fitted to the float network's layer inputs, Brevitas quantisers by their calibration mode,
-BatchNorm statistics re-estimated); off by default: on a partly trained CNV, 1 epoch of fine-tuning from a
-calibrated ABC(3,3) start ended below the uncalibrated start (benchmarks/results/calibration), so the staged
-recipe without it is the reference.
+``--calibration-images K`` first calibrates the binary variant on K training images, a seeded random unaugmented
+sample (``brevitas_abc.calibrate``: ABC shifts/betas fitted to the float network's layer inputs, ABC weights to each
+layer's inputs, Brevitas quantisers by their calibration mode, BatchNorm statistics re-estimated); off by default, so
+the staged recipe without it stays the reference. (Until 706773d the sample was the split's first K images, all
+airplanes: 1 epoch of fine-tuning from that calibrated ABC(3,3) start ended below the uncalibrated start.)
 The multi-bit stock weights (W2A2) use Brevitas's per-channel MSE weight scale (``--weight-scaling mse``, default;
 ``max``, the per-tensor max |w| scale, rounds 80-98 % of the float CNV's weights to 0 at 2 bits and trained to 65.88 %).
 Adam lr 1e-3 with a cosine decay to 0, batch 128, no weight decay, latent weights of binary layers clipped to
