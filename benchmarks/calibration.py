@@ -15,7 +15,8 @@ the CNV benchmark and the FINN build use (``train_cnv_cifar10.build("abc33" / "a
 
 Fine-tuning: 1 epoch over the same ``--train-subset`` (``--cnv-train-subset`` for the CNV; augmentation as the data module's default), Adam
 ``--finetune-lr`` constant, batch 128, latent weights clipped to [-1, 1] (``LatentWeightClipping``), no
-distillation. Accuracy: top-1 on ``--test-subset`` test images (seeded subset).
+distillation, BatchNorm statistics re-estimated on the calibration images at the end (``ReestimateBatchNorm``, for
+both starts: training leaves running statistics that do not describe the eval-mode quantised network). Accuracy: top-1 on ``--test-subset`` test images (seeded subset).
 
     python benchmarks/calibration.py --threads 1 --cnv-float /work/main/outputs/cnv_cifar10/float/final.pt
 
@@ -57,11 +58,13 @@ def top1(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -
     return round(100.0 * hits / len(y), 2)
 
 
-def fit(model: nn.Module, data, epochs: int, lr: float, seed: int, clip: bool) -> float:
-    """Train ``epochs`` epochs (Adam, constant ``lr``); returns the wall time in seconds."""
+def fit(model: nn.Module, data, epochs: int, lr: float, seed: int, clip: bool,
+        batchnorm_batches: list | None = None) -> float:
+    """Train ``epochs`` epochs (Adam, constant ``lr``), BatchNorm statistics re-estimated on ``batchnorm_batches``
+    at the end (``ReestimateBatchNorm``) if given; returns the wall time in seconds."""
     import pytorch_lightning as pl
 
-    from lightning_modules.callbacks import LatentWeightClipping
+    from lightning_modules.callbacks import LatentWeightClipping, ReestimateBatchNorm
     from lightning_modules.module import ClassificationModule
 
     pl.seed_everything(seed, workers=True)
@@ -69,7 +72,9 @@ def fit(model: nn.Module, data, epochs: int, lr: float, seed: int, clip: bool) -
     module = ClassificationModule(model, optimizer=lambda p: torch.optim.Adam(p, lr=lr))
     trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-                         callbacks=[LatentWeightClipping()] if clip else [], accelerator="cpu", devices=1)
+                         callbacks=([LatentWeightClipping()] if clip else []) +
+                         ([ReestimateBatchNorm(batchnorm_batches)] if batchnorm_batches else []),
+                         accelerator="cpu", devices=1)
     start = time.perf_counter()
     trainer.fit(module, data)
     return round(time.perf_counter() - start, 1)
@@ -172,7 +177,8 @@ def run_net(net: str, float_model: nn.Module, data, args, rows: list[dict]) -> N
             model = make(calibration if calibrated else None)
             calibrate_s = round(time.perf_counter() - start, 1)
             before = top1(model, x_test, y_test)
-            wall = fit(model, data, 1, args.finetune_lr, args.seed, clip=True) if args.finetune else None
+            wall = fit(model, data, 1, args.finetune_lr, args.seed, clip=True,
+                       batchnorm_batches=calibration) if args.finetune else None
             after = top1(model, x_test, y_test) if args.finetune else None
             row = {"net": net, "variant": name, "calibrated": calibrated, "top1_no_training": before,
                    "top1_finetuned": after, "float_top1": float_top1, "swap_calibrate_s": calibrate_s,

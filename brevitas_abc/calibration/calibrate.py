@@ -21,8 +21,8 @@ activation quantisers from statistics:
 3. The BatchNorm statistics are re-estimated once more on the whole calibrated network.
 
 Measured on the CIFAR-10 CNV (width 0.5, float 83.00 %, 2,000 test images, 500 random training images;
-``benchmarks/calibration.py``): calibrated ABC(5,5) 78.35 % with the activations and BatchNorms alone, 81.15 % with
-the weights fitted too; ABC(3,3) 70.15 -> 76.95 %; weights-only ABC(3, None) 71.65 -> 80.65 %. Per layer (ABC(3,3),
+``benchmarks/calibration.py``): calibrated ABC(5,5) 78.35 % with the activations and BatchNorms alone, 81.10 % with
+the weights fitted too; ABC(3,3) 70.15 -> 75.80 %; weights-only ABC(3, None) 71.65 -> 80.40 %. Per layer (ABC(3,3),
 one layer swapped, the rest float) no layer lost more than 7 points, and the weights-only network lost as much as
 the whole ABC(3,3) one: the weights, not the activations, were where the accuracy went.
 
