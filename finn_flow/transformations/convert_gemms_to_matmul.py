@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from unittest import mock
 
-import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 

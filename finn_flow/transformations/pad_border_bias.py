@@ -74,10 +74,10 @@ def _run_chain(model: ModelWrapper, chain: list, value: float) -> np.ndarray:
         [helper.make_tensor_value_info(out, TensorProto.FLOAT, model.get_tensor_shape(out))])
     sub = ModelWrapper(qonnx_make_model(graph))
     # the default ONNX domain's opset of the whole model (its opset_import may list a custom domain first)
-    onnx_opset = next((o.version for o in model.model.opset_import if o.domain in ("", "ai.onnx")), None)
+    onnx_opset = model.get_opset_imports().get("")
     if onnx_opset is not None:
         for entry in sub.model.opset_import:
-            if entry.domain in ("", "ai.onnx"):
+            if entry.domain == "":
                 entry.version = onnx_opset
     for node in chain:
         for name in list(node.input) + list(node.output):

@@ -36,16 +36,11 @@ def is_exact_identity(model: ModelWrapper, node) -> bool:
     if node.op_type == "Identity":
         return True
     if node.op_type == "Dropout":
-        if model.model.opset_import and _onnx_opset(model) < 12:
+        if model.get_opset_imports().get("", 12) < 12:
             ratio = get_by_name(node.attribute, "ratio")
             return ratio is not None and ratio.f == 0
         return len(node.input) == 1 or model.get_initializer(node.input[1]) == 0
     return False
-
-
-def _onnx_opset(model: ModelWrapper) -> int:
-    return next((o.version for o in model.model.opset_import if o.domain in ("", "ai.onnx")),
-                model.model.opset_import[0].version)
 
 
 class RemoveExactIdentityOps(Transformation):
