@@ -18,6 +18,7 @@ from finn_flow.diagnose import describe_step_failure
 from finn_flow.errors import BuildStepError, FinnFlowError
 from finn_flow.finn_env import builder_without_vivado, prepare_finn, vivado_available
 from finn_flow.transformations.remove_exact_identity_ops import exact_identity_removal
+from finn_flow.transformations.round_half_to_even_thresholds import round_half_to_even_thresholds
 from finn_flow.validate import check_graph_input, check_output_dir, check_torch_input, check_verify_inputs
 from finn_flow.model_io import (
     export_torch,
@@ -380,7 +381,7 @@ def _build_into(out: Path, model_or_path, torch_module: bool, board_info, *, clo
         fit_limits=fit_limits,
         fit_capacity=fit_capacity,
     )
-    with builder_without_vivado(), exact_identity_removal():
+    with builder_without_vivado(), exact_identity_removal(), round_half_to_even_thresholds():
         try:
             code = build_dataflow_cfg(str(qonnx_path), cfg)
         except FinnFlowError:
