@@ -6,8 +6,10 @@ K = 2 in block and group mode on a small CIFAR ResNet (stem, one stage of two ``
 strided 1x1 shortcut, global pooling, classifier) at width 4; K = 4 in group mode on the same net with the stage cut
 to its strided block (K copies of it: a 4-way fork and a 4-way branch sum, the net's node count halved; the FINN
 steps cost grows faster than the node count, the full stage at K = 4 took two to three minutes). Untrained, with
-BatchNorm statistics from the images and randomised sign thresholds, branch scales and gates (generic values: no exact
-ties).
+BatchNorm statistics from the images; block mode and K = 4 with randomised sign thresholds, branch scales and gates
+(generic values), group mode K = 2 as initialised: gates ``sigmoid(0) = 1/2`` put many residual values exactly on the
+next quantiser's half steps, which PyTorch rounds to even; without ``round_half_to_even_thresholds`` that build fails
+at the streamlined stage (max abs diff 0.83 on these 20 images).
 """
 
 from __future__ import annotations
@@ -57,24 +59,27 @@ class TinyResNet(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
-def integer_group_net(mode: str, images: np.ndarray, num_bases: int = 2, blocks: int = 2) -> nn.Module:
+def integer_group_net(mode: str, images: np.ndarray, num_bases: int = 2, blocks: int = 2,
+                      randomise: bool = True) -> nn.Module:
     torch.manual_seed(0)
     model = swap(TinyResNet(blocks=blocks), GroupNetConfig(num_bases=num_bases, mode=mode, residual_bits=4),
                  verbose=False)
     model.conv1 = int_weight_conv2d(model.conv1, 8)
-    randomise_group_net(model, seed=0)
+    if randomise:
+        randomise_group_net(model, seed=0)
     return calibrate(model, torch.from_numpy(images).float() / 255)
 
 
 # K = 4 in group mode only, on the strided block alone: block mode with K = 4 on the two-block stage also builds
 # exactly (166 s here on the loaded 2-core machine, checked once), and so does group mode (208 s, in the suite until the
 # stage was cut for time), which the suite does not repeat
-@pytest.mark.parametrize("mode, num_bases, blocks", [("block", 2, 2), ("group", 2, 2), ("group", 4, 1)])
+@pytest.mark.parametrize("mode, num_bases, blocks, randomise",
+                         [("block", 2, 2, True), ("group", 2, 2, False), ("group", 4, 1, True)])
 def test_integer_residual_group_net_builds_exactly_with_add_and_duplicate_streams(tmp_path, cifar_images, mode,
-                                                                                 num_bases, blocks):
+                                                                                 num_bases, blocks, randomise):
     images = cifar_images[0][:N_IMAGES]
-    result = finn_flow.build(integer_group_net(mode, images, num_bases, blocks), tmp_path / mode, board="ZCU104",
-                             target_fps=1000, verify_inputs=images)
+    result = finn_flow.build(integer_group_net(mode, images, num_bases, blocks, randomise), tmp_path / mode,
+                             board="ZCU104", target_fps=1000, verify_inputs=images)
     assert result.status == "stopped_before_vivado"
     assert_every_stage_exact(result, N_IMAGES)
     assert result.float_in_dataflow == []
