@@ -6,7 +6,7 @@ Models (both read raw pixels ``k / 255``, no mean/std normalisation, so the 8-bi
 uint8 pixels):
 
 * ``groupnet``: ``resnet18_cifar`` at ``--gn-width`` channels in the first stage, every stage swapped to
-  ``GroupNetConfig(num_bases=K, mode="group", residual_bits=4)`` (``brevitas_abc.nn.group_net.residual``), the stem an
+  ``GroupNetConfig(num_bases=K, mode=--gn-mode, residual_bits=4)`` (group by default, or block) (``brevitas_abc.nn.group_net.residual``), the stem an
   8-bit integer-weight conv (``int_weight_conv2d``), the classifier float (on the host);
 * ``lbc_densenet``: ``densenet_bc_cifar_integer`` (``brevitas_abc.models.densenet_integer``: LBC 3x3 convs "full" or
   "fused", one 4-bit stream scale per dense block, 2-bit quantised ReLUs, 4-bit 1x1 convs, 8-bit stem).
@@ -17,7 +17,7 @@ Then, per board, ``finn_flow.build(..., target_fps="max")`` (fit to the board: t
 FPS whose LUT/BRAM/URAM/DSP stay within FINN's limits of the board) through the estimate reports and HLS/RTL code
 generation (``--no-codegen`` stops after the estimates), verified on ``--images`` real test images at every stage
 (QONNX, streamlined, hardware layers, folded: argmax agreement and max abs difference against PyTorch). One JSON per
-model and board in ``--results`` (accuracy, FPS, latency, LUT/BRAM/URAM/DSP, the fit, the verification, build time,
+model and board in ``--results`` (``groupnet_<mode>_k<K>_<board>.json``, ``lbc_densenet_<board>.json``) (accuracy, FPS, latency, LUT/BRAM/URAM/DSP, the fit, the verification, build time,
 the command) and ``summary.json`` with every row.
 
     python benchmarks/finn_group_lbc.py --steps 200 --images 200 --threads 1
@@ -45,14 +45,14 @@ BOARDS = ("ZCU104", "U250")
 BATCH = 64
 
 
-def groupnet(width: int, num_bases: int, residual_bits: int = 4) -> torch.nn.Module:
+def groupnet(width: int, num_bases: int, mode: str = "group", residual_bits: int = 4) -> torch.nn.Module:
     from brevitas_abc import GroupNetConfig, swap
     from brevitas_abc.models import create_model
     from brevitas_abc.nn.int_weight_conv import int_weight_conv2d
 
     torch.manual_seed(0)
     model = swap(create_model("resnet18_cifar", width=width),
-                 GroupNetConfig(num_bases=num_bases, mode="group", residual_bits=residual_bits), verbose=False)
+                 GroupNetConfig(num_bases=num_bases, mode=mode, residual_bits=residual_bits), verbose=False)
     model.conv1 = int_weight_conv2d(model.conv1, 8)
     return model
 
@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--images", type=int, default=200, help="real test images verified at every FINN stage")
     parser.add_argument("--gn-width", type=int, default=8, help="Group-Net ResNet-18 first-stage channels (64 paper)")
     parser.add_argument("--gn-bases", type=int, default=2, help="Group-Net K")
+    parser.add_argument("--gn-mode", default="group", choices=("group", "block"),
+                        help="Group-Net decomposition: whole groups (stages) or single residual blocks into K branches")
     parser.add_argument("--dn-depth", type=int, default=16, help="DenseNet-BC depth 6n + 4 (n layers per block)")
     parser.add_argument("--dn-growth", type=int, default=8, help="DenseNet growth rate k")
     parser.add_argument("--dn-lbc", default="full", choices=("full", "fused"))
@@ -144,27 +146,28 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = []
     for name in args.models:
         if name == "groupnet":
-            model = groupnet(args.gn_width, args.gn_bases)
-            config = {"arch": "resnet18_cifar", "width": args.gn_width, "mode": "group", "num_bases": args.gn_bases,
+            model = groupnet(args.gn_width, args.gn_bases, args.gn_mode)
+            config = {"arch": "resnet18_cifar", "width": args.gn_width, "mode": args.gn_mode, "num_bases": args.gn_bases,
                       "residual_bits": 4, "stem_bits": 8}
         else:
             model = lbc_densenet(args.dn_depth, args.dn_growth, args.dn_lbc)
             config = {"arch": "densenet_bc_cifar_integer", "depth": args.dn_depth, "growth_rate": args.dn_growth,
                       "bn_size": 2, "num_anchors": 2 * args.dn_growth, "lbc": args.dn_lbc, "stream_bits": 4,
                       "act_bit_width": 2, "weight_bits": 4, "stem_bits": 8}
-        print(f"[finn_group_lbc] training {name} for {args.steps} steps ...", flush=True)
+        tag = f"{name}_{args.gn_mode}_k{args.gn_bases}" if name == "groupnet" else name
+        print(f"[finn_group_lbc] training {tag} for {args.steps} steps ...", flush=True)
         trained = train_and_test(model, data, 1, args.seed, log_dir=args.out_dir / "logs", name=name)
         model.eval()
         for board in args.boards:
-            print(f"[finn_group_lbc] {name} on {board} ...", flush=True)
+            print(f"[finn_group_lbc] {tag} on {board} ...", flush=True)
             row = {"model": name, **config, "train_steps": args.steps, "batch_size": BATCH,
                    "top1": trained["top1"], "test_images": trained["test_images"],
                    "train_wall_s": trained["wall_s"], "data": DATA_NOTES["cifar10"],
                    "recipe": "Adam lr 1e-3, cosine to 0, from scratch, no augmentation, pixels / 255",
-                   **build_or_failure(name, model, board, images, labels, args),
+                   **build_or_failure(tag, model, board, images, labels, args),
                    "command": command, "threads": args.threads, "date": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                                       time.gmtime())}
-            (args.results / f"{name}_{board}.json").write_text(json.dumps(row, indent=2) + "\n")
+            (args.results / f"{tag}_{board}.json").write_text(json.dumps(row, indent=2) + "\n")
             print(json.dumps({k: row.get(k) for k in ("model", "board", "top1", "fps", "resources",
                                                         "all_stages_exact", "build_wall_s", "error")}), flush=True)
             rows.append(row)

@@ -709,6 +709,8 @@ def section_finn_group_lbc(results: Path, figures: Path) -> str:
     body = []
     for r in rows:
         name = GROUP_LBC_NAMES.get(r["model"], r["model"])
+        if r["model"] == "groupnet":
+            name += f" ({r.get('mode', 'group')}, K={r.get('num_bases', '?')})"
         if "error" in r:
             body.append([name, r.get("board", "?"), "", "", "", "", "", "", "error: " + str(r["error"])[:120]])
             continue
@@ -723,8 +725,9 @@ def section_finn_group_lbc(results: Path, figures: Path) -> str:
                      f"{exact} ({images} images)"])
     out.append(table(["model", "board", "top-1 % (brief training)", "est. FPS", "LUT", "BRAM18", "URAM",
                       "join layers", "every stage exact"], body))
+    commands = list(dict.fromkeys(r.get("command", command) for r in rows))
     out.append(f"**Data:** {rows[0].get('data', 'not recorded')}; **recipe:** {rows[0].get('recipe', 'not recorded')}."
-               f"  \n**Command:** `{rows[-1].get('command', command)}`\n")
+               "  \n**Commands:** " + "; ".join(f"`{c}`" for c in commands) + "\n")
     return "\n".join(out) + "\n"
 
 

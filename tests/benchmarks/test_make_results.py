@@ -206,11 +206,14 @@ def test_finn_group_lbc_section_lists_builds_joins_and_errors(tmp_path):
           "hardware_layers": {"MVAU_hls": 21, "StreamingConcat_hls": 6, "DuplicateStreams_hls": 6},
           "data": "CIFAR-10", "recipe": "Adam", "command": "python benchmarks/finn_group_lbc.py"}
     _write(results / "finn_group_lbc" / "lbc_densenet_ZCU104.json", ok)
-    _write(results / "finn_group_lbc" / "groupnet_U250.json", {"model": "groupnet", "board": "U250", "error": "BoardBudgetError: x"})
+    _write(results / "finn_group_lbc" / "groupnet_block_k4_U250.json",
+           {"model": "groupnet", "mode": "block", "num_bases": 4, "board": "U250", "error": "BoardBudgetError: x",
+            "command": "python benchmarks/finn_group_lbc.py --gn-mode block"})
     _write(results / "finn_group_lbc" / "summary.json", [ok])
     text = make_results.section_finn_group_lbc(results, tmp_path / "figures")
     assert "| LBC DenseNet-BC | ZCU104 | 18.35 (150 steps) | 10,851 | 30,370 | 86 | 0 | 6 DuplicateStreams, 6 StreamingConcat | yes (200 images) |" in text
-    assert "| Group-Net ResNet-18-CIFAR | U250 |" in text and "error: BoardBudgetError: x" in text
+    assert "| Group-Net ResNet-18-CIFAR (block, K=4) | U250 |" in text and "error: BoardBudgetError: x" in text
+    assert "`python benchmarks/finn_group_lbc.py --gn-mode block`; `python benchmarks/finn_group_lbc.py`" in text
     assert text.count("| LBC DenseNet-BC |") == 1  # summary.json is not a build
 
 
