@@ -549,6 +549,28 @@ def other_cnv_recipes(results: Path, float_top1: float | None) -> str:
             + "\n" + "".join(line + "\n" for line in notes))
 
 
+def cnv_bn_reestimation(results: Path, float_top1: float | None) -> str:
+    """``benchmarks/cnv_bn_reestimation.py``: each trained CNV before and after re-estimating its BatchNorm
+    statistics (weights unchanged), with the gap to float after."""
+    rows, command = [], None
+    for path in sorted((results / "cnv_bn_reestimation").glob("*.json")):
+        run = load(path)
+        if not run:
+            continue
+        gap = f"{float_top1 - run['top1_bn_reestimated']:.2f}" if float_top1 is not None else "-"
+        rows.append([CNV_NAMES.get(run["variant"], run["variant"]), run["recipe"], f"{run['top1_trained']:.2f}",
+                     f"{run['top1_bn_reestimated']:.2f}", f"{run['top1_bn_reestimated'] - run['top1_trained']:+.2f}",
+                     gap])
+        command, images = run["command"], run["calibration_images"]
+    if not rows:
+        return ""
+    return (f"\n**BatchNorm statistics re-estimated after training** on {images:,} seeded random, unaugmented "
+            "training images (weights, quantisers and coefficients unchanged; the FINN builds below use the "
+            f"trained networks as they are). Command: `{command}`\n\n"
+            + table(["variant", "recipe", "trained top-1 %", "re-estimated top-1 %", "change", "gap to float"], rows)
+            + "\n")
+
+
 def section_cnv_cifar10(results: Path, figures: Path) -> str:
     out = ["## CNV on CIFAR-10 at a real budget (issue 12)\n"]
     rows = [load(results / "cnv_cifar10" / f"{v}.json") for v in CNV_VARIANTS]
@@ -580,7 +602,9 @@ def section_cnv_cifar10(results: Path, figures: Path) -> str:
     out.append(figure(results / "cnv_cifar10" / "cnv_cifar10.png", figures, "cnv_cifar10.png", "CNV CIFAR-10"))
     out.append("\n".join("- " + line for line in cnv_targets({r["variant"]: r["top1"] for r in rows})) + "\n")
     out.extend(f"- {CNV_NAMES.get(r['variant'], r['variant'])}: {r['note']}" for r in rows if r.get("note"))
-    out.append(other_cnv_recipes(results, next((r["top1"] for r in rows if r["variant"] == "float"), None)))
+    float_top1 = next((r["top1"] for r in rows if r["variant"] == "float"), None)
+    out.append(other_cnv_recipes(results, float_top1))
+    out.append(cnv_bn_reestimation(results, float_top1))
     out.append(cnv_epoch_speed(results))
     out.append(f"\n**Data:** CIFAR-10 (real, JPEG re-encoded copy; a few points below the original images); "
                f"**seed:** {rows[0]['seed']}; times are wall-clock on a shared 2-core machine.\n")

@@ -225,3 +225,12 @@ def test_cnv_epoch_speed_paragraph_computes_the_goal(tmp_path):
                  {"variant": "ABC(3,3) compiled", "median_step_s": 0.25, "epoch_s": 97.8, "ratio_to_float": 1.48}]})
     text = make_results.cnv_epoch_speed(tmp_path)
     assert "goal ABC(3,3) <= 1.3x float: NOT met (1.48x)" in text and "| ABC(3,3) compiled | 250 | 98 | 1.48x |" in text
+
+
+def test_cnv_bn_reestimation_table_shows_change_and_gap(tmp_path):
+    assert make_results.cnv_bn_reestimation(tmp_path, 83.7) == ""
+    _write(tmp_path / "cnv_bn_reestimation" / "main_abc33.json", {
+        "recipe": "main", "variant": "abc33", "top1_trained": 79.95, "top1_bn_reestimated": 80.65,
+        "calibration_images": 2000, "command": "python benchmarks/cnv_bn_reestimation.py"})
+    text = make_results.cnv_bn_reestimation(tmp_path, 83.7)
+    assert "| ABC(3,3) | main | 79.95 | 80.65 | +0.70 | 3.05 |" in text and "2,000 seeded random" in text
