@@ -267,11 +267,12 @@ def step_duplicate_shared_bipolar_thresholds(model: ModelWrapper, cfg) -> ModelW
     from finn.transformation.streamline.reorder import MoveLinearPastFork, MoveScalarLinearPastInvariants
     from qonnx.transformation.batchnorm_to_affine import BatchNormToAffine
 
-    from finn.transformation.streamline.absorb import AbsorbSignBiasIntoMultiThreshold
+    from finn_flow.transformations.absorb_scalar_bias_in_one_pass import AbsorbScalarBiasIntoMultiThresholdInOnePass
 
     # first absorb quantisers' output biases (as FINN's Streamline does first), or the moves below
-    # would carry them away from their MultiThreshold (CNV W1A2: "Signed output requires actval < 0")
-    model = model.transform(AbsorbSignBiasIntoMultiThreshold())
+    # would carry them away from their MultiThreshold (CNV W1A2: "Signed output requires actval < 0");
+    # FINN's AbsorbScalarBiasIntoMultiThreshold does the same, one whole-graph pass per absorbed Add
+    model = model.transform(AbsorbScalarBiasIntoMultiThresholdInOnePass())
     model = model.transform(BatchNormToAffine())
     model = model.transform(MoveScalarLinearPastInvariants())
     model = model.transform(MoveLinearPastFork())
