@@ -1,7 +1,9 @@
 """Benchmark: the trained CNV variants of ``benchmarks/train_cnv_cifar10.py`` built by FINN for real boards, at
 the highest frame rate each board holds, every stage verified on real CIFAR-10 test images.
 
-For each trained variant (``<work>/<variant>/final.pt``) and board, ``finn_flow.build`` runs with
+For each trained variant (``<work>/<variant>/final_bn.pt``: the trained ``final.pt`` with its BatchNorm statistics
+re-estimated by ``benchmarks/cnv_bn_reestimation.py``, the recipe's last step; ``--weights final`` builds
+``final.pt``) and board, ``finn_flow.build`` runs with
 ``target_fps="max"`` (fit to the board: the folding with the highest estimated FPS whose LUT/BRAM/URAM/DSP stay
 within FINN's limits of the board) and the ABC mapping ``--abc-mapping`` (default ``"auto"``: per layer the
 mapping with the fewest estimated LUTs within the BRAM budget), through the estimate reports and HLS/RTL code generation (no Vivado here). The network reads raw
@@ -63,14 +65,29 @@ def resource_totals(resources: dict) -> dict:
     return totals
 
 
+def trained_top1(variant: str, args) -> float:
+    """The test top-1 of the weights that are built: ``final.pt`` from the training JSON, ``final_bn.pt`` from
+    ``benchmarks/cnv_bn_reestimation.py``'s JSON of the same recipe folder."""
+    trained = json.loads((args.train_results / f"{variant}.json").read_text())
+    if args.weights == "final":
+        return trained["top1"]
+    recipe = args.train_results.name.removeprefix("cnv_cifar10").removeprefix("_") or "main"
+    path = args.bn_results / f"{recipe}_{variant}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python benchmarks/cnv_bn_reestimation.py --recipes {recipe} "
+                                f"--variants {variant}` first (it writes final_bn.pt), or pass --weights final")
+    return json.loads(path.read_text())["top1_bn_reestimated"]
+
+
 def build_variant(variant: str, board: str, args, images: np.ndarray) -> dict:
     import finn_flow
 
     work = args.work / variant
     trained = json.loads((args.train_results / f"{variant}.json").read_text())
+    top1 = trained_top1(variant, args)
     # the recipe's weight quantiser; runs from before the option existed used the per-tensor max scale
     model = build(variant, None, trained["recipe"].get("weight_scaling") or "max")
-    model.load_state_dict(torch.load(work / "final.pt"))
+    model.load_state_dict(torch.load(work / f"{args.weights}.pt"))
     model.eval()
     out = args.out_dir / f"{variant}_{board}"
     start = time.perf_counter()
@@ -81,7 +98,8 @@ def build_variant(variant: str, board: str, args, images: np.ndarray) -> dict:
               for row in result.verification]
     fit = json.loads((out / "report" / "fit_to_board.json").read_text()) \
         if (out / "report" / "fit_to_board.json").is_file() else None
-    return {"variant": variant, "board": board, "top1": trained["top1"], "abc_mapping": args.abc_mapping,
+    return {"variant": variant, "board": board, "top1": top1, "weights": f"{args.weights}.pt",
+            "abc_mapping": args.abc_mapping,
             "fps": result.estimates.get("estimated_throughput_fps"),
             "latency_ms": result.estimates.get("estimated_latency_ns", 0) / 1e6 or None,
             "resources": resource_totals(result.resources), "fit": fit, "verification": stages,
@@ -99,6 +117,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--no-codegen", action="store_true")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--weights", default="final_bn", choices=("final_bn", "final"),
+                        help="final_bn.pt: the trained network with BatchNorm statistics re-estimated (the recipe's "
+                             "last step, benchmarks/cnv_bn_reestimation.py); final.pt: as trained")
+    parser.add_argument("--bn-results", type=Path, default=ROOT / "benchmarks" / "results" / "cnv_bn_reestimation")
     parser.add_argument("--work", type=Path, default=ROOT / "outputs" / "cnv_cifar10")
     parser.add_argument("--train-results", type=Path, default=ROOT / "benchmarks" / "results" / "cnv_cifar10")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "outputs" / "finn_cnv_cifar10")
@@ -110,7 +132,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = []
     args.results.mkdir(parents=True, exist_ok=True)
     for variant in args.variants:
-        if not (args.work / variant / "final.pt").is_file() or not (args.train_results / f"{variant}.json").is_file():
+        if not (args.work / variant / f"{args.weights}.pt").is_file() or \
+                not (args.train_results / f"{variant}.json").is_file():
             print(f"[finn_cnv_cifar10] {variant}: not trained yet, skipped", flush=True)
             continue
         for board in args.boards:
