@@ -145,7 +145,7 @@ def test_cnv_cifar10_section_lists_other_recipes_with_their_float_gap(tmp_path):
     assert "Other recipes" not in make_results.section_cnv_cifar10(tmp_path / "empty", tmp_path / "figures")
 
 
-def test_cnv_cifar10_targets_use_batchnorm_reestimated_top1_once_every_variant_has_it(tmp_path):
+def test_cnv_cifar10_targets_are_stated_as_trained_and_batchnorm_reestimated_once_every_variant_has_it(tmp_path):
     results = tmp_path / "results"
     base = {"top5": 99.0, "train_wall_s": 3600.0, "train_images": 50000, "test_images": 10000, "seed": 0,
             "history": [], "epochs": 30, "command": "c", "recipe": {"width": 0.5}}
@@ -162,7 +162,8 @@ def test_cnv_cifar10_targets_use_batchnorm_reestimated_top1_once_every_variant_h
            {"recipe": "main", "variant": "w2a2", "top1_trained": 0, "top1_bn_reestimated": 81.5,
             "calibration_images": 2000, "command": "c"})
     text = make_results.section_cnv_cifar10(results, tmp_path / "figures")
-    assert "Targets, on the BatchNorm re-estimated networks" in text
+    assert "Targets as trained" in text and "NOT met (-11.00 points)" in text
+    assert "change in points: float +0.00, Brevitas W2A2 +0.50, ABC(3,3) +12.00" in text
     assert "ABC(3,3) > Brevitas W2A2 trained here (81.50 %): met (+0.50 points)." in text
     assert "within 3 points of the float CNV trained here (84.00 %): met (gap 2.00 points)" in text
 
