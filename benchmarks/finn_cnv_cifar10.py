@@ -138,10 +138,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
             continue
         for board in args.boards:
             print(f"[finn_cnv_cifar10] {variant} on {board} ...", flush=True)
-            row = build_variant(variant, board, args, images)
+            start = time.perf_counter()
+            try:
+                row = build_variant(variant, board, args, images)
+            except Exception as error:  # noqa: BLE001 - a failed or unverified build is a result too
+                row = {"variant": variant, "board": board, "top1": trained_top1(variant, args),
+                       "weights": f"{args.weights}.pt", "abc_mapping": args.abc_mapping, "status": "failed",
+                       "error": f"{type(error).__name__}: {error}", "all_stages_exact": False,
+                       "build_s": round(time.perf_counter() - start, 1),
+                       "command": "python " + shlex.join(["benchmarks/finn_cnv_cifar10.py", *sys.argv[1:]]),
+                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
             (args.results / f"{variant}_{board}.json").write_text(json.dumps(row, indent=2) + "\n")
-            print(json.dumps({k: row[k] for k in ("variant", "board", "top1", "fps", "resources", "build_s",
-                                                    "all_stages_exact")}), flush=True)
+            print(json.dumps({k: row.get(k) for k in ("variant", "board", "top1", "fps", "resources", "build_s",
+                                                        "all_stages_exact", "error")}), flush=True)
             rows.append(row)
     return rows
 

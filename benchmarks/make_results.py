@@ -700,6 +700,8 @@ def section_finn_cnv_cifar10(results: Path, figures: Path) -> str:
                "with `target_fps=\"max\"` (the fastest folding whose estimated resources stay within FINN's "
                "limits of the board: 70 % LUT, 80 % BRAM) to the estimate reports and code generation. Inputs are "
                "raw uint8 pixels; every stage is compared with PyTorch on the same seeded test images.\n")
+    failed = [r for r in rows if "error" in r]
+    rows = [r for r in rows if "error" not in r]
     body = []
     for r in rows:
         res, checks = r["resources"], r.get("verification", [])
@@ -718,6 +720,8 @@ def section_finn_cnv_cifar10(results: Path, figures: Path) -> str:
             out.append(f"Pareto-optimal on {board} (fewest LUT for their accuracy): {', '.join(pareto_front(points))}.\n")
     out.append(table(["board", "variant", "top-1 %", "ABC mapping", "est. FPS", "LUT", "BRAM18", "DSP",
                       "faster folding stopped by", "every stage exact", "build (min)"], body))
+    out.extend(f"- **{CNV_NAMES.get(r['variant'], r['variant'])} on {r['board']}: build failed** "
+               f"({r.get('weights', 'final.pt')}, top-1 {r['top1']:.2f} %): {r['error'][:300]}" for r in failed)
     finn_cnv_figure(rows, folder / "finn_cnv_cifar10.png")
     out.append(figure(folder / "finn_cnv_cifar10.png", figures, "finn_cnv_cifar10.png",
                       "accuracy against LUT and FPS per board"))
@@ -729,7 +733,7 @@ def section_finn_cnv_cifar10(results: Path, figures: Path) -> str:
                    + f" ({fps:,.0f} FPS; a faster folding is stopped by {fit_limit(abc33[0].get('fit'))}).")
     else:
         out.append(f"- Goal ABC(3,3) >= {FINEXAMPLES_CNV_W1A1_FPS:,} FPS on a Pynq-Z1: not yet built.")
-    built = {(r["variant"], r["board"]) for r in rows}
+    built = {(r["variant"], r["board"]) for r in rows + failed}
     trained = [v for v in CNV_VARIANTS[1:] if (results / "cnv_cifar10" / f"{v}.json").is_file()]
     waiting = [f"{CNV_NAMES[v]} on {b}" for v in trained for b in FINN_BOARDS if (v, b) not in built]
     if waiting:
@@ -823,9 +827,9 @@ def write_report(results: Path = RESULTS, docs: Path = DOCS) -> Path:
              "accuracies are far below the papers'; only trends are compared.\n",
              "**Note on activation shifts.** Since 2026-11-29 the `\"centered\"` preset puts the thresholds at the bin "
              "centres `(k + 0.5) / N`; runs recorded before that date with `act_shifts centered` used the earlier "
-             "bin edges `k / (N - 1)` (thresholds at 0 and 1). The MNIST/Fashion-MNIST/CIFAR-10 sweeps were re-run "
-             "with the bin-centre shifts on 2026-11-29; the LFC benchmark and the integer-coefficient runs below "
-             "predate the change and are still to be re-run.\n"]
+             "bin edges `k / (N - 1)` (thresholds at 0 and 1). The MNIST/Fashion-MNIST/CIFAR-10 sweeps, the LFC "
+             "benchmark and `integer_coefficients` (`--quick`) were re-run with the bin-centre shifts on 2026-11-29; "
+             "`integer_coefficients_lfc512` below predates the change and is still to be re-run.\n"]
     for section in SECTIONS:
         try:
             parts.append(section(results, figures))

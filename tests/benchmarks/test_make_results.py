@@ -204,15 +204,22 @@ def test_finn_cnv_cifar10_section_reports_goal_pareto_exactness_and_missing_buil
                 _finn_row("abc33", "Pynq-Z1", 85.0, 2500.0, 35000.0, fit=fit),
                 _finn_row("w2a2", "Pynq-Z1", 82.0, 9000.0, 40000.0, exact=False)):
         _write(results / "finn_cnv_cifar10" / f"{row['variant']}_{row['board']}.json", row)
-    for variant in ("w1a1", "abc33", "w2a2"):
+    _write(results / "finn_cnv_cifar10" / "abc53_Pynq-Z1.json",
+           {"variant": "abc53", "board": "Pynq-Z1", "top1": 81.26, "weights": "final_bn.pt", "status": "failed",
+            "error": "VerificationError: verification of stage 'qonnx' failed", "all_stages_exact": False})
+    for variant in ("w1a1", "abc33", "w2a2", "abc53"):
         _write(results / "cnv_cifar10" / f"{variant}.json", {"variant": variant})
     text = make_results.section_finn_cnv_cifar10(results, figures)
+    assert "- **ABC(5,3) on Pynq-Z1: build failed** (final_bn.pt, top-1 81.26 %): VerificationError: verification " \
+           "of stage 'qonnx' failed" in text
+    assert "| Pynq-Z1 | ABC(5,3) |" not in text
     assert "Goal ABC(3,3) >= 3,000 FPS on a Pynq-Z1 (finn-examples' CNV-W1A1 rate): NOT met (2,500 FPS; a faster " \
            "folding is stopped by LUT (50,000 > 37,240) at 5,000 FPS)" in text
     # W2A2 has more LUT and less accuracy than ABC(3,3): off the front
     assert "Pareto-optimal on Pynq-Z1 (fewest LUT for their accuracy): Brevitas W1A1, ABC(3,3)." in text
     assert "NO: streamlined 99.0 % (200 images)" in text
-    assert "Trained but not yet built: Brevitas W1A1 on ZCU104, Brevitas W2A2 on ZCU104, ABC(3,3) on ZCU104" in text
+    assert "Trained but not yet built: Brevitas W1A1 on ZCU104, Brevitas W2A2 on ZCU104, ABC(3,3) on ZCU104, " \
+           "ABC(5,3) on ZCU104" in text
     assert (figures / "finn_cnv_cifar10.png").is_file()
 
 
