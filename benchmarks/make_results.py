@@ -568,8 +568,8 @@ def cnv_bn_reestimation(results: Path, float_top1: float | None) -> str:
     if not rows:
         return ""
     return (f"\n**BatchNorm statistics re-estimated after training** on {images:,} seeded random, unaugmented "
-            "training images (weights, quantisers and coefficients unchanged; the FINN builds below use the "
-            f"trained networks as they are). Command: `{command}`\n\n"
+            "training images (weights, quantisers and coefficients unchanged; saved as `final_bn.pt`, which the "
+            f"FINN builds below use). Command: `{command}`\n\n"
             + table(["variant", "recipe", "trained top-1 %", "re-estimated top-1 %", "change", "gap to float"], rows)
             + "\n")
 
@@ -720,8 +720,10 @@ def section_finn_cnv_cifar10(results: Path, figures: Path) -> str:
             out.append(f"Pareto-optimal on {board} (fewest LUT for their accuracy): {', '.join(pareto_front(points))}.\n")
     out.append(table(["board", "variant", "top-1 %", "ABC mapping", "est. FPS", "LUT", "BRAM18", "DSP",
                       "faster folding stopped by", "every stage exact", "build (min)"], body))
-    out.extend(f"- **{CNV_NAMES.get(r['variant'], r['variant'])} on {r['board']}: build failed** "
-               f"({r.get('weights', 'final.pt')}, top-1 {r['top1']:.2f} %): {r['error'][:300]}" for r in failed)
+    if failed:
+        out.append("".join(f"- **{CNV_NAMES.get(r['variant'], r['variant'])} on {r['board']}: build failed** "
+                           f"({r.get('weights', 'final.pt')}, top-1 {r['top1']:.2f} %): {r['error'][:300]}\n"
+                           for r in failed))
     finn_cnv_figure(rows, folder / "finn_cnv_cifar10.png")
     out.append(figure(folder / "finn_cnv_cifar10.png", figures, "finn_cnv_cifar10.png",
                       "accuracy against LUT and FPS per board"))
