@@ -37,8 +37,10 @@ is at most ``d + SLACK_ROUNDINGS`` long, and
 
 A shift off by 0.01 moves ``u'`` by 0.01 everywhere; a coefficient off by 1 % moves the next binarizer's input,
 or the output, by about 1 % of its magnitude: far beyond ``b`` (``gamma_d |u|_abs`` is about ``1e-7 n`` times the
-sum of absolute terms), so both fail on any input. A graph op outside the rules (a ``Quant`` of a computed
-value, a sigmoid, ...) has no proved bound: the layer-by-layer check then does not apply (None) and the caller
+sum of absolute terms), so both fail on any input. A ``Quant`` of a computed value (an input quantiser behind
+the input normalisation) gives exact values again where no element lies within its bound of a rounding boundary
+(``_AbsoluteProgram._rounds_alike``). A graph op outside the rules (such a ``Quant`` with an element near a
+boundary, a sigmoid, ...) has no proved bound: the layer-by-layer check then does not apply (None) and the caller
 compares whole outputs.
 """
 from dataclasses import dataclass, field
@@ -211,7 +213,7 @@ class _AbsoluteProgram:
         constant = [self.model.get_initializer(i) is not None for i in names]
         if op in ("Quant", "BipolarQuant"):
             # same inputs (constants, or the exact graph input) -> the same quantised values in PyTorch and here
-            if all(c or self.depth[i] == 0 for c, i in zip(constant, names)):
+            if all(c or self.depth[i] == 0 for c, i in zip(constant, names)) or self._rounds_alike(node, context):
                 self.set(out, np.abs(np.asarray(context[out], dtype=np.float64)), 0)
         elif op == "Conv":
             self._conv(node, a, d)
@@ -244,6 +246,28 @@ class _AbsoluteProgram:
             self.set(out, a[0].mean(axis=tuple(range(2, a[0].ndim)), keepdims=True), d[0] + window)
         elif op in _STRUCTURAL:
             self._structural(node, context, d)
+
+    def _rounds_alike(self, node, context: dict) -> bool:
+        """True where a ``Quant`` (zero point 0, ``ROUND``) of a computed input gives PyTorch's integers: no element
+        of the input ``x`` lies within its rounding bound ``b`` of a rounding boundary, i.e. for every element
+        ``dist(x / s, Z + 1/2) > b / |s| + 4 u |x / s|`` (the last term covers the division, rounded in both
+        programs). Both inputs are then within ``b`` of the exact value on the same side of every boundary, so both
+        round (and clip, a monotone step) to the same integer, and the output is exact again (depth 0). An input
+        quantiser behind an input normalisation is such a ``Quant``."""
+        if node.op_type != "Quant" or len(node.input) < 4:
+            return False
+        scale, zero_point, bits = (self.model.get_initializer(i) for i in node.input[1:4])
+        if scale is None or zero_point is None or bits is None or np.any(np.asarray(zero_point) != 0):
+            return False
+        if _attributes(node).get("rounding_mode", b"ROUND") not in (b"ROUND", "ROUND"):
+            return False
+        bound = self.bound(node.input[0])
+        if bound is None:
+            return False
+        step = np.abs(np.asarray(scale, dtype=np.float64))
+        q = np.asarray(context[node.input[0]], dtype=np.float64) / step
+        distance = np.abs(q - np.floor(q) - 0.5)
+        return bool(np.all(distance > bound / step + 4 * UNIT_ROUNDOFF * np.abs(q)))
 
     def _conv(self, node, a, d) -> None:
         import torch.nn.functional as F

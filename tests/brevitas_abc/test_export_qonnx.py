@@ -171,3 +171,26 @@ def test_binarizers_pair_up_whatever_the_graph_order(tmp_path, mnist_test_batch)
                                                         act_shifts=(-0.3, 0.2, 0.5))).eval()
     report = export_qonnx(model, mnist_test_batch[0][:16], tmp_path / "order.onnx")
     assert report.binarizers_checked == 6 and report.argmax_agreement == 1.0
+
+
+def test_an_input_quantiser_behind_a_normalisation_keeps_the_layer_by_layer_check(tmp_path, mnist_test_batch,
+                                                                                   monkeypatch):
+    """An 8-bit input quantiser reading a normalised input (a computed value, as when finn_flow puts the
+    preprocessing in front) used to make the check fall back to whole outputs; where no input lies within its
+    rounding bound of a rounding boundary it gives PyTorch's integers, and the binarizers behind it are checked."""
+    from brevitas.nn import QuantIdentity
+    from brevitas.quant import Int8ActPerTensorFloat
+
+    from brevitas_abc.export import layer_check
+    from brevitas_abc.nn.constant_ops import AddConstant, MulConstant
+
+    torch.manual_seed(0)
+    model = nn.Sequential(MulConstant(torch.tensor(1 / 0.3081)), AddConstant(torch.tensor(-0.1307 / 0.3081)),
+                          QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8, return_quant_tensor=False),
+                          nn.Flatten(), ABCLinear(784, 16, num_weight_bases=2, num_act_bases=2),
+                          nn.BatchNorm1d(16), ABCLinear(16, 10, num_weight_bases=2, num_act_bases=2)).eval()
+    images = mnist_test_batch[0][:16]
+    assert export_qonnx(model, images, tmp_path / "normalised.onnx").binarizers_checked == 4
+    # the rule is what keeps it: without it the Quant's output has no bound and the check falls back
+    monkeypatch.setattr(layer_check._AbsoluteProgram, "_rounds_alike", lambda self, node, context: False)
+    assert export_qonnx(model, images, tmp_path / "fallback.onnx").binarizers_checked == 0
