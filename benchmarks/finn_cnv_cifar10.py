@@ -79,12 +79,18 @@ def trained_top1(variant: str, args) -> float:
     return json.loads(path.read_text())["top1_bn_reestimated"]
 
 
-def build_variant(variant: str, board: str, args, images: np.ndarray) -> dict:
+def provenance() -> dict:
+    """The command line and the UTC time, for each result row."""
+    return {"command": "python " + shlex.join(["benchmarks/finn_cnv_cifar10.py", *sys.argv[1:]]),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def build_variant(variant: str, board: str, args, images: np.ndarray, top1: float) -> dict:
+    """Build ``variant`` (``args.weights``, test top-1 ``top1``) for ``board``; the result row."""
     import finn_flow
 
     work = args.work / variant
     trained = json.loads((args.train_results / f"{variant}.json").read_text())
-    top1 = trained_top1(variant, args)
     # the recipe's weight quantiser; runs from before the option existed used the per-tensor max scale
     model = build(variant, None, trained["recipe"].get("weight_scaling") or "max")
     model.load_state_dict(torch.load(work / f"{args.weights}.pt"))
@@ -104,9 +110,7 @@ def build_variant(variant: str, board: str, args, images: np.ndarray) -> dict:
             "latency_ms": result.estimates.get("estimated_latency_ns", 0) / 1e6 or None,
             "resources": resource_totals(result.resources), "fit": fit, "verification": stages,
             "all_stages_exact": all(s.get("passed") for s in stages), "build_s": round(wall, 1),
-            "status": result.status,
-            "command": "python " + shlex.join(["benchmarks/finn_cnv_cifar10.py", *sys.argv[1:]]),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "status": result.status, **provenance()}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -136,18 +140,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 not (args.train_results / f"{variant}.json").is_file():
             print(f"[finn_cnv_cifar10] {variant}: not trained yet, skipped", flush=True)
             continue
+        top1 = trained_top1(variant, args)
         for board in args.boards:
             print(f"[finn_cnv_cifar10] {variant} on {board} ...", flush=True)
             start = time.perf_counter()
             try:
-                row = build_variant(variant, board, args, images)
+                row = build_variant(variant, board, args, images, top1)
             except Exception as error:  # noqa: BLE001 - a failed or unverified build is a result too
-                row = {"variant": variant, "board": board, "top1": trained_top1(variant, args),
-                       "weights": f"{args.weights}.pt", "abc_mapping": args.abc_mapping, "status": "failed",
+                row = {"variant": variant, "board": board, "top1": top1, "weights": f"{args.weights}.pt",
+                       "abc_mapping": args.abc_mapping, "status": "failed",
                        "error": f"{type(error).__name__}: {error}", "all_stages_exact": False,
-                       "build_s": round(time.perf_counter() - start, 1),
-                       "command": "python " + shlex.join(["benchmarks/finn_cnv_cifar10.py", *sys.argv[1:]]),
-                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+                       "build_s": round(time.perf_counter() - start, 1), **provenance()}
             (args.results / f"{variant}_{board}.json").write_text(json.dumps(row, indent=2) + "\n")
             print(json.dumps({k: row.get(k) for k in ("variant", "board", "top1", "fps", "resources", "build_s",
                                                         "all_stages_exact", "error")}), flush=True)
