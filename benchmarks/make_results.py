@@ -594,14 +594,17 @@ def section_cnv_cifar10(results: Path, figures: Path) -> str:
         if chosen:
             out.append(f"Recipe ({kind}): {recipe_text(chosen[-1]['recipe'])}.")
     # the recipe's last step: BatchNorm statistics re-estimated (benchmarks/cnv_bn_reestimation.py), where measured
-    reestimated = {v: run["top1_bn_reestimated"] for v in CNV_VARIANTS
-                   if (run := load(results / "cnv_bn_reestimation" / f"main_{v}.json"))}
-    if reestimated:
-        out.append("Last step of the recipe, for every variant: BatchNorm statistics re-estimated on 2,000 seeded "
-                   "random, unaugmented training images (`python benchmarks/cnv_bn_reestimation.py --threads 1`; "
-                   "weights unchanged). The statistics kept during training drift from what the final binary "
-                   "network computes (ABC(3,1) tested at 15.46 % after its last epoch, 75.33 % re-estimated); the "
-                   "FINN builds below use the re-estimated networks, and the targets are stated both ways.")
+    runs = {v: run for v in CNV_VARIANTS if (run := load(results / "cnv_bn_reestimation" / f"main_{v}.json"))}
+    reestimated = {v: run["top1_bn_reestimated"] for v, run in runs.items()}
+    if runs:
+        largest = max(runs.values(), key=lambda run: run["top1_bn_reestimated"] - run["top1_trained"])
+        out.append(f"Last step of the recipe, for every variant: BatchNorm statistics re-estimated on "
+                   f"{largest['calibration_images']:,} seeded random, unaugmented training images (`python "
+                   "benchmarks/cnv_bn_reestimation.py --threads 1`; weights unchanged). The statistics kept during "
+                   "training drift from what the final binary network computes (the largest change: "
+                   f"{CNV_NAMES.get(largest['variant'], largest['variant'])} tested at {largest['top1_trained']:.2f} % "
+                   f"after its last epoch, {largest['top1_bn_reestimated']:.2f} % re-estimated); the FINN builds "
+                   "below use the re-estimated networks, and the targets are stated both ways.")
     out.append("")
     out.append(table(["variant", "top-1 % as trained", "top-1 % BN re-estimated", "top-5 %", "epochs",
                       "train time (h)", "command"],
@@ -621,9 +624,10 @@ def section_cnv_cifar10(results: Path, figures: Path) -> str:
         changes = ", ".join(f"{CNV_NAMES.get(v, v)} {reestimated[v] - trained[v]:+.2f}" for v in trained)
         out.append("Targets as trained (`final.pt`):\n")
         out.append("\n".join("- " + line for line in cnv_targets(trained)) + "\n")
+        images = min(run["calibration_images"] for run in runs.values())
         out.append("Targets after the recipe's last step, BatchNorm re-estimated for every variant (`final_bn.pt`, "
-                   f"the networks FINN builds below; change in points: {changes}; the sample is 2,000 images, so a "
-                   "few tenths are sampling noise):\n")
+                   f"the networks FINN builds below; change in points: {changes}; the sample is {images:,} images, "
+                   "so a few tenths are sampling noise):\n")
         out.append("\n".join("- " + line for line in cnv_targets(reestimated)) + "\n")
     out.extend(f"- {CNV_NAMES.get(r['variant'], r['variant'])}: {r['note']}" for r in rows if r.get("note"))
     float_top1 = next((r["top1"] for r in rows if r["variant"] == "float"), None)

@@ -157,6 +157,7 @@ def test_cnv_cifar10_targets_are_stated_as_trained_and_batchnorm_reestimated_onc
                 "calibration_images": 2000, "command": "c"})
     text = make_results.section_cnv_cifar10(results, tmp_path / "figures")
     assert "| ABC(3,3) | 70.00 | 82.00 |" in text and "| Brevitas W2A2 | 81.00 | - |" in text
+    assert "(the largest change: float tested at 0.00 % after its last epoch, 84.00 % re-estimated)" in text
     assert "NOT met (-11.00 points)" in text  # W2A2 not re-estimated yet: the trained numbers count
     _write(results / "cnv_bn_reestimation" / "main_w2a2.json",
            {"recipe": "main", "variant": "w2a2", "top1_trained": 0, "top1_bn_reestimated": 81.5,
