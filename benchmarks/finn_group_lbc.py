@@ -6,8 +6,9 @@ Models (both read raw pixels ``k / 255``, no mean/std normalisation, so the 8-bi
 uint8 pixels):
 
 * ``groupnet``: ``resnet18_cifar`` at ``--gn-width`` channels in the first stage, every stage swapped to
-  ``GroupNetConfig(num_bases=K, mode=--gn-mode, residual_bits=4)`` (group by default, or block) (``brevitas_abc.nn.group_net.residual``), the stem an
-  8-bit integer-weight conv (``int_weight_conv2d``), the classifier float (on the host);
+  ``GroupNetConfig(num_bases=K, mode=--gn-mode, residual_bits=4)`` (group by default, or block;
+  ``brevitas_abc.nn.group_net.residual``), the stem an 8-bit integer-weight conv (``int_weight_conv2d``), the
+  classifier float (on the host);
 * ``lbc_densenet``: ``densenet_bc_cifar_integer`` (``brevitas_abc.models.densenet_integer``: LBC 3x3 convs "full" or
   "fused", one 4-bit stream scale per dense block, 2-bit quantised ReLUs, 4-bit 1x1 convs, 8-bit stem).
 
@@ -17,8 +18,9 @@ Then, per board, ``finn_flow.build(..., target_fps="max")`` (fit to the board: t
 FPS whose LUT/BRAM/URAM/DSP stay within FINN's limits of the board) through the estimate reports and HLS/RTL code
 generation (``--no-codegen`` stops after the estimates), verified on ``--images`` real test images at every stage
 (QONNX, streamlined, hardware layers, folded: argmax agreement and max abs difference against PyTorch). One JSON per
-model and board in ``--results`` (``groupnet_<mode>_k<K>_<board>.json``, ``lbc_densenet_<board>.json``) (accuracy, FPS, latency, LUT/BRAM/URAM/DSP, the fit, the verification, build time,
-the command) and ``summary.json`` with every row.
+model and board in ``--results``, ``groupnet_<mode>_k<K>_<board>.json`` or ``lbc_densenet_<board>.json`` (accuracy,
+FPS, latency, LUT/BRAM/URAM/DSP, the fit, the verification, build time, the command), and ``summary.json`` with every
+row.
 
     python benchmarks/finn_group_lbc.py --steps 200 --images 200 --threads 1
 """
@@ -147,8 +149,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for name in args.models:
         if name == "groupnet":
             model = groupnet(args.gn_width, args.gn_bases, args.gn_mode)
-            config = {"arch": "resnet18_cifar", "width": args.gn_width, "mode": args.gn_mode, "num_bases": args.gn_bases,
-                      "residual_bits": 4, "stem_bits": 8}
+            config = {"arch": "resnet18_cifar", "width": args.gn_width, "mode": args.gn_mode,
+                      "num_bases": args.gn_bases, "residual_bits": 4, "stem_bits": 8}
         else:
             model = lbc_densenet(args.dn_depth, args.dn_growth, args.dn_lbc)
             config = {"arch": "densenet_bc_cifar_integer", "depth": args.dn_depth, "growth_rate": args.dn_growth,
