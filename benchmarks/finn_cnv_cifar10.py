@@ -65,6 +65,16 @@ def resource_totals(resources: dict) -> dict:
     return totals
 
 
+#: the verification fields a result row keeps per stage (``finn_flow.verify``; the tie fields on the qonnx stage)
+STAGE_FIELDS = ("stage", "reference", "images", "argmax_agreement", "max_abs_diff", "passed",
+                "images_checked_layer_by_layer", "tie_decisions", "images_matching_only_the_exact_graph")
+
+
+def stage_rows(verification: list[dict]) -> list[dict]:
+    """The per-stage verification of a build, reduced to :data:`STAGE_FIELDS`."""
+    return [{k: row[k] for k in STAGE_FIELDS if k in row} for row in verification]
+
+
 def trained_top1(variant: str, args) -> float:
     """The test top-1 of the weights that are built: ``final.pt`` from the training JSON, ``final_bn.pt`` from
     ``benchmarks/cnv_bn_reestimation.py``'s JSON of the same recipe folder."""
@@ -100,8 +110,7 @@ def build_variant(variant: str, board: str, args, images: np.ndarray, top1: floa
     result = finn_flow.build(model, out, board=board, target_fps="max", abc_mapping=args.abc_mapping,
                              verify_inputs=images, preprocessing=preprocessing(), codegen=not args.no_codegen)
     wall = time.perf_counter() - start
-    stages = [{k: v for k, v in row.items() if k in ("stage", "images", "argmax_agreement", "max_abs_diff", "passed")}
-              for row in result.verification]
+    stages = stage_rows(result.verification)
     fit = json.loads((out / "report" / "fit_to_board.json").read_text()) \
         if (out / "report" / "fit_to_board.json").is_file() else None
     return {"variant": variant, "board": board, "top1": top1, "weights": f"{args.weights}.pt",

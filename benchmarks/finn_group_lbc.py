@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without reinstalling
 
 from benchmarks.training import DATA_NOTES, cifar_root, train_and_test  # noqa: E402
-from benchmarks.finn_cnv_cifar10 import resource_totals  # noqa: E402
+from benchmarks.finn_cnv_cifar10 import resource_totals, stage_rows  # noqa: E402
 
 MODELS = ("groupnet", "lbc_densenet")
 BOARDS = ("ZCU104", "U250")
@@ -86,8 +86,7 @@ def build_on_board(name: str, model: torch.nn.Module, board: str, images: np.nda
     start, cpu = time.perf_counter(), time.process_time()
     result = finn_flow.build(model, out, board=board, target_fps="max", verify_inputs=images,
                              codegen=not args.no_codegen)
-    stages = [{k: v for k, v in row.items() if k in ("stage", "images", "argmax_agreement", "max_abs_diff", "passed")}
-              for row in result.verification]
+    stages = stage_rows(result.verification)
     fit_path = out / "report" / "fit_to_board.json"
     reference = np.load(out / "input" / "verify_expected.npy")
     ops: dict[str, int] = {}

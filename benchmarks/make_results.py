@@ -688,6 +688,23 @@ def finn_cnv_figure(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def tie_lines(rows: list[dict]) -> str:
+    """One line per build whose verification needed the tie rules: images checked layer by layer, tie decisions,
+    and images whose integer stages only the float64 graph explains."""
+    lines = []
+    for r in rows:
+        checks = {c["stage"]: c for c in r.get("verification", [])}
+        qonnx = checks.get("qonnx", {})
+        exact_only = max((len(c.get("images_matching_only_the_exact_graph") or []) for c in checks.values()), default=0)
+        if qonnx.get("images_checked_layer_by_layer") or exact_only:
+            lines.append(f"- {CNV_NAMES.get(r['variant'], r['variant'])} on {r['board']}: the QONNX graph differs from "
+                         f"PyTorch on {qonnx.get('images_checked_layer_by_layer', 0)} of {qonnx.get('images', '?')} "
+                         f"images, each passing the layer-by-layer check ({qonnx.get('tie_decisions', 0)} tie "
+                         f"decisions); the integer stages match the float64 graph where it differs from PyTorch "
+                         f"({exact_only} images).\n")
+    return "".join(lines)
+
+
 def section_finn_cnv_cifar10(results: Path, figures: Path) -> str:
     out = ["## The trained CIFAR-10 CNVs built by FINN, fitted to Pynq-Z1 and ZCU104 (issue 12)\n"]
     folder = results / "finn_cnv_cifar10"
@@ -703,7 +720,10 @@ def section_finn_cnv_cifar10(results: Path, figures: Path) -> str:
                "`final_bn.pt` is `final.pt` with BatchNorm re-estimated), exported and built by `finn_flow.build` "
                "with `target_fps=\"max\"` (the fastest folding whose estimated resources stay within FINN's "
                "limits of the board: 70 % LUT, 80 % BRAM) to the estimate reports and code generation. Inputs are "
-               "raw uint8 pixels; every stage is compared with PyTorch on the same seeded test images.\n")
+               "raw uint8 pixels; every stage runs on the same seeded test images: the QONNX graph against "
+               "PyTorch (an image that differs checked layer by layer: a sign flip passes only at a proved float32 "
+               "near-tie), each integer stage against PyTorch or the QONNX graph computed in float64 per image "
+               "(`finn_flow/verify.py`, docs/DESIGN.md).\n")
     failed = [r for r in rows if "error" in r]
     rows = [r for r in rows if "error" not in r]
     body = []
@@ -728,6 +748,7 @@ def section_finn_cnv_cifar10(results: Path, figures: Path) -> str:
         out.append("".join(f"- **{CNV_NAMES.get(r['variant'], r['variant'])} on {r['board']}: build failed** "
                            f"({r.get('weights', 'final.pt')}, top-1 {r['top1']:.2f} %): {r['error'][:300]}\n"
                            for r in failed))
+    out.append(tie_lines(rows))
     finn_cnv_figure(rows, folder / "finn_cnv_cifar10.png")
     out.append(figure(folder / "finn_cnv_cifar10.png", figures, "finn_cnv_cifar10.png",
                       "accuracy against LUT and FPS per board"))

@@ -327,25 +327,33 @@ def _build_into(out: Path, model_or_path, torch_module: bool, board_info, *, clo
 
     from finn_flow.config import FinnFlowConfig
     from finn_flow.steps import VIVADO_STEPS, finn_flow_steps
-    from finn_flow.verify import collect_report, compare, execute, verification_dir
+    from finn_flow.verify import (collect_report, compare, exact_outputs, execute, verification_dir,
+                                  verify_qonnx_stage)
 
     verifying = verify_inputs is not None
     input_npy = out / "input" / "verify_pixels.npy"
     expected_npy = out / "input" / "verify_expected.npy"
+    exact_npy = out / "input" / "verify_exact.npy"
     if verifying:
+        # the references (finn_flow.verify): PyTorch's outputs (a graph given as a file: its own float32 run) and the
+        # graph's exact (float64) outputs
         pixels = images_to_input_shape(verify_inputs, model.get_tensor_shape(model.graph.input[0].name))
         pixels = pixels.astype(np.float32)
         np.save(input_npy, pixels)
         scaled = pixels * np.float32(input_scale) if input_scale else pixels
+        exact = exact_outputs(model, scaled).reshape(len(scaled), -1)
+        np.save(exact_npy, exact)
         if torch_module:
-            reference = torch_outputs(model_or_path, scaled)
+            reference = torch_outputs(model_or_path, scaled).reshape(len(scaled), -1)
+            np.save(expected_npy, reference)
+            verify_qonnx_stage(model, scaled, reference, out, module=model_or_path)
         else:
             reference, _ = execute(model, scaled)
+            np.save(expected_npy, reference.reshape(len(reference), -1))
             vdir = verification_dir(type("C", (), {"output_dir": out})())
             row = {"stage": "qonnx", **compare(reference, reference), "passed": True,
-                   "note": "reference: the QONNX graph itself (no PyTorch model given)"}
+                   "reference": "the QONNX graph itself (no PyTorch model given)"}
             (vdir / "qonnx.json").write_text(json.dumps(row, indent=2))
-        np.save(expected_npy, reference.reshape(len(reference), -1))
 
     vivado = vivado_available()
     outputs = [DataflowOutputType.ESTIMATE_REPORTS]
@@ -359,7 +367,7 @@ def _build_into(out: Path, model_or_path, torch_module: bool, board_info, *, clo
     lookup = build_dataflow_step_lookup
     steps = [
         _tracked(lookup[s] if isinstance(s, str) else s, steps_run, failure, logfile, times=step_times)
-        for s in finn_flow_steps(vivado, verify_qonnx=verifying and torch_module, codegen=codegen, fit=fit)
+        for s in finn_flow_steps(vivado, codegen=codegen, fit=fit)
     ]
     cfg = FinnFlowConfig(
         output_dir=str(out),
@@ -377,6 +385,7 @@ def _build_into(out: Path, model_or_path, torch_module: bool, board_info, *, clo
         run_verification=verifying,
         verify_input_npy=str(input_npy),
         verify_expected_output_npy=str(expected_npy),
+        verify_exact_output_npy=str(exact_npy),
         fit_to_board=fit,
         fit_limits=fit_limits,
         fit_capacity=fit_capacity,

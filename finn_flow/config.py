@@ -31,11 +31,10 @@ class FinnFlowConfig(DataflowBuildConfig):
             stops the build with :class:`~finn_flow.errors.FloatInDataflowError`; if True it is only
             listed in the build report.
         run_verification: run our per-stage verification steps on ``verify_input_npy`` (raw pixels)
-            against ``verify_expected_output_npy`` (reference outputs).
+            against ``verify_expected_output_npy`` (PyTorch's outputs, or the graph's float32 run) and
+            ``verify_exact_output_npy`` (the exported graph's outputs computed in float64), :mod:`finn_flow.verify`.
         verify_atol: absolute tolerance (relative to the reference's largest magnitude, at least 1)
             for the float outputs at each verified stage.
-        verify_tag_qonnx_reference: True when the reference outputs are the QONNX graph's own
-            (no PyTorch model was given), so the "qonnx" stage is the reference itself.
         fit_to_board: fold for the highest FPS within the board's resource budget
             (:func:`finn_flow.fit.search_folding`; ``build(target_fps="max")``) instead of ``target_fps``.
         fit_limits: usable fraction per resource (``{"LUT": 0.7, "BRAM_18K": 0.8, ...}``), overriding FINN's
@@ -49,7 +48,7 @@ class FinnFlowConfig(DataflowBuildConfig):
     allow_float_in_dataflow: bool = False
     run_verification: bool = False
     verify_atol: float = 1e-4
-    verify_tag_qonnx_reference: bool = False
+    verify_exact_output_npy: Optional[str] = None
     fit_to_board: bool = False
     fit_limits: Optional[dict] = None
     fit_capacity: Optional[dict] = None

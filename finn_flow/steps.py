@@ -69,13 +69,6 @@ def _write_report(cfg, name: str, data) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
-def step_verify_qonnx(model: ModelWrapper, cfg) -> ModelWrapper:
-    """Execute the exported QONNX graph on the verification images and compare with PyTorch."""
-    if _verifying(cfg):
-        verify_stage(model, cfg, "qonnx")
-    return model
-
-
 def step_insert_input_scaling(model: ModelWrapper, cfg) -> ModelWrapper:
     """Make the graph input integer: ``x = pixels * cfg.input_scale`` (no-op if input_scale is None)."""
     if cfg.input_scale is None:
@@ -598,19 +591,17 @@ VIVADO_STEPS = [
 ]
 
 
-def finn_flow_steps(vivado: bool, verify_qonnx: bool = True, codegen: bool = True, fit: bool = False) -> list:
+def finn_flow_steps(vivado: bool, codegen: bool = True, fit: bool = False) -> list:
     """The step list: finn-plus's estimate flow with our steps in between, then codegen or Vivado.
 
     Args:
         vivado: True to continue with finn-plus's own Vivado steps (:data:`VIVADO_STEPS`) after the
             estimates; False to stop after ``step_hw_codegen`` (HLS C++ and RTL templates).
-        verify_qonnx: include :func:`step_verify_qonnx` (False when the QONNX graph is the reference).
         codegen: without Vivado, run ``step_hw_codegen`` (False: stop after the estimate reports).
         fit: fold to the board's budget (:func:`step_fit_folding_to_board` instead of
             ``step_target_fps_parallelization``, and :func:`step_report_fit` after the estimates).
     """
-    steps = [step_verify_qonnx] if verify_qonnx else []
-    steps += [
+    steps = [
         step_insert_input_scaling,
         step_quantize_pixels_exactly,
         step_duplicate_shared_weight_quantizers,

@@ -52,7 +52,7 @@ def test_step_streamline_gives_finns_graph_with_fewer_cleanups(tmp_path):
                              board="Pynq-Z1", input_scale=1 / 255, abc_mapping="bitwise")
         # the build's own steps up to step_streamline (the build runs on to the estimates; nothing after this step
         # is looked at here)
-        step_list = steps.finn_flow_steps(vivado=False, verify_qonnx=False, codegen=False)
+        step_list = steps.finn_flow_steps(vivado=False, codegen=False)
         before = ModelWrapper(str(qonnx))
         for step in step_list[:step_list.index(steps.step_streamline)]:
             before = (build_dataflow_step_lookup[step] if isinstance(step, str) else step)(before, cfg)
