@@ -265,3 +265,29 @@ def test_cnv_bn_reestimation_table_shows_change_and_gap(tmp_path):
         "calibration_images": 2000, "command": "python benchmarks/cnv_bn_reestimation.py"})
     text = make_results.cnv_bn_reestimation(tmp_path, 83.7)
     assert "| ABC(3,3) | main | 79.95 | 80.65 | +0.70 | 3.05 |" in text and "2,000 seeded random" in text
+
+
+def test_tie_lines_report_layer_by_layer_images_and_exact_only_images():
+    row = _finn_row("abc53", "ZCU104", 81.26, 10629.0, 139075.0)
+    assert make_results.tie_lines([row]) == ""  # nothing needed the tie rules
+    row["verification"][0].update(images_checked_layer_by_layer=9, tie_decisions=6)
+    row["verification"][1]["images_matching_only_the_exact_graph"] = [48, 49, 57, 71, 164]
+    assert make_results.tie_lines([row]) == (
+        "- ABC(5,3) on ZCU104: the QONNX graph differs from PyTorch on 9 of 200 images, each passing the "
+        "layer-by-layer check (6 tie decisions); on 5 images the integer stages reproduce the QONNX graph computed in "
+        "float64 and not PyTorch (near-ties that exact arithmetic decides).\n")
+
+
+def test_group_net_residual_section_computes_the_cost(tmp_path):
+    results = tmp_path / "results"
+    _write(results / "group_net_residual_cifar" / "results.json",
+           {"num_bases": 2, "width": 8, "epochs": 1, "command": "python benchmarks/group_net_residual_cifar.py",
+            "rows": [{"variant": "float residuals", "residual_bits": None, "top1": 21.96, "top5": 76.17,
+                      "train_images": 2000, "test_images": 10000, "wall_s": 132.0},
+                     {"variant": "INT4 residuals", "residual_bits": 4, "top1": 19.14, "top5": 73.91,
+                      "train_images": 2000, "test_images": 10000, "wall_s": 130.0}]})
+    text = make_results.section_group_net_residual(results, tmp_path / "figures")
+    assert "| INT4 residuals | 19.14 | 73.91 | 2,000 | 10,000 | 130 |" in text
+    assert "- INT4 residual streams cost 2.82 points of top-1 at this budget" in text
+    assert "python benchmarks/group_net_residual_cifar.py --train-subset" in \
+        make_results.section_group_net_residual(tmp_path / "none", tmp_path / "figures")
