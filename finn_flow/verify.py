@@ -147,11 +147,12 @@ def exact_outputs(model: ModelWrapper, inputs: np.ndarray) -> np.ndarray:
 
 def _disagreeing(outputs: np.ndarray, reference: np.ndarray, tol: float) -> np.ndarray:
     """Per image: True where ``outputs`` differ from ``reference`` by more than ``tol`` or pick a class the
-    reference does not rank first (within ``tol``), as :func:`compare` counts them."""
+    reference does not rank first (within ``tol``), as :func:`compare` counts them; a NaN anywhere differs."""
     outputs = outputs.reshape(len(outputs), -1)
     reference = reference.reshape(len(reference), -1)
     picked = reference[np.arange(len(reference)), outputs.argmax(1)]
-    return (np.abs(outputs.astype(np.float64) - reference).max(1) > tol) | (picked < reference.max(1) - tol)
+    close = np.all(np.abs(outputs.astype(np.float64) - reference) <= tol, axis=1)  # False where NaN
+    return ~close | ~(picked >= reference.max(1) - tol)
 
 
 def compare(outputs: np.ndarray, reference: np.ndarray, tol: float = 0.0) -> dict:
@@ -308,7 +309,7 @@ def verify_stage(model: ModelWrapper, cfg, stage: str) -> dict:
     result["tolerance"] = tol
     if result["argmax_agreement"] < 1.0:
         problems.append(f"argmax agreement {result['argmax_agreement']:.4f} < 1")
-    if result["max_abs_diff"] > tol:
+    if not result["max_abs_diff"] <= tol:  # NaN too
         problems.append(f"max abs diff {result['max_abs_diff']:.3g} > tolerance {tol:.3g}")
     return _write_row(vdir, result, problems)
 

@@ -132,3 +132,19 @@ def test_an_integer_stage_passes_an_image_that_either_reference_explains(tmp_pat
     np.save(tmp_path / "float32.npy", produced * np.array([[-1.0], [1.0], [-1.0]], np.float32))
     with pytest.raises(VerificationError, match=r"stage 'streamlined' failed on 3 images: max abs diff 2 > tolerance"):
         verify_stage(_sign_graph(), cfg, "streamlined")
+
+
+def test_a_nan_output_fails_the_qonnx_stage(tmp_path):
+    """NaN compares False with everything: it must count as a difference, not slip through as "not above the
+    tolerance"."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Div", ["x", "zero"], ["q"]), helper.make_node("Mul", ["q", "zero"], ["y"])],  # 0/0 * 0
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        initializer=[numpy_helper.from_array(np.zeros((1, 2), np.float32), "zero")])
+    model = ModelWrapper(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    inputs = np.zeros((2, 2), dtype=np.float32)
+    with pytest.raises(VerificationError, match=r"image 0 differs from PyTorch \(max abs diff nan"):
+        verify_qonnx_stage(model, inputs, np.zeros((2, 2), np.float32), tmp_path)
