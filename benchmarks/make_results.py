@@ -800,7 +800,7 @@ def section_finn_group_lbc(results: Path, figures: Path) -> str:
         res, checks = r["resources"], r.get("verification", [])
         images = max((c.get("images", 0) for c in checks), default=0)
         joins = ", ".join(f"{n} {k.split('_')[0]}" for k, n in sorted(r.get("hardware_layers", {}).items())
-                          if k.split("_")[0] in ("StreamingConcat", "AddStreams", "DuplicateStreams"))
+                          if k.split("_")[0] in ("StreamingConcat", "AddStreams", "ElementwiseAdd", "DuplicateStreams"))
         exact = "yes" if r.get("all_stages_exact") else "NO"
         body.append([name, r["board"], f"{r['top1']:.2f} ({r.get('train_steps', '?')} steps)",
                      f"{r['fps']:,.0f}" if r.get("fps") else "?", f"{res.get('LUT', 0):,.0f}",
