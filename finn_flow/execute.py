@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 from onnx import helper, numpy_helper
+from onnxruntime.capi.onnxruntime_pybind11_state import NotImplemented as NotImplementedByOnnxruntime
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp, is_custom_op
-from onnxruntime.capi.onnxruntime_pybind11_state import NotImplemented as NotImplementedByOnnxruntime
 from qonnx.util.basic import qonnx_make_model
 
 
@@ -152,7 +152,8 @@ def _float64_op(node, context: dict) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
-    x, w = torch.from_numpy(np.asarray(inputs[0], dtype=np.float64)), torch.from_numpy(np.asarray(inputs[1], dtype=np.float64))
+    x = torch.from_numpy(np.asarray(inputs[0], dtype=np.float64))
+    w = torch.from_numpy(np.asarray(inputs[1], dtype=np.float64))
     if x.dim() != 4 or attribute("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
         raise NotImplementedError(f"float64 execution of {node.op_type} node {node.name!r}: only 2-D convolutions with "
                                   "explicit pads are supported")
