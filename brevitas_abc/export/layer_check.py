@@ -39,9 +39,11 @@ A shift off by 0.01 moves ``u'`` by 0.01 everywhere; a coefficient off by 1 % mo
 or the output, by about 1 % of its magnitude: far beyond ``b`` (``gamma_d |u|_abs`` is about ``1e-7 n`` times the
 sum of absolute terms), so both fail on any input. A ``Quant`` of a computed value (an input quantiser behind
 the input normalisation) gives exact values again where no element lies within its bound of a rounding boundary
-(``_AbsoluteProgram._rounds_alike``). A graph op outside the rules (such a ``Quant`` with an element near a
-boundary, a sigmoid, ...) has no proved bound: the layer-by-layer check then does not apply (None) and the caller
-compares whole outputs.
+(``_AbsoluteProgram._rounds_alike``). Where elements do, the ``Quant`` is treated like a binarizer: its output is
+compared with PyTorch's activation quantiser of its shape (a :class:`QuantizerTap`), may differ only at those
+elements and by one step (tie decisions, counted), and is replaced by PyTorch's. A graph op outside the rules (a
+sigmoid, ...) has no proved bound: the layer-by-layer check then does not apply (None) and the caller compares whole
+outputs.
 """
 from dataclasses import dataclass, field
 
@@ -66,12 +68,21 @@ class BinarizerTap:
 
 
 @dataclass
+class QuantizerTap:
+    """PyTorch's output of one activation quantiser layer (a Brevitas ``QuantIdentity``/``QuantReLU``/...)."""
+
+    layer: str
+    value: np.ndarray
+
+
+@dataclass
 class LayerCheck:
     """Result of :func:`check_layer_by_layer`.
 
     Attributes:
         binarizers: binarizers compared (graph ``BipolarQuant`` nodes on activations).
-        tie_decisions: binarizer outputs whose graph sign differed from PyTorch's, each at a near-tie.
+        tie_decisions: binarizer outputs whose graph sign differed from PyTorch's, each at a near-tie (and
+            quantiser outputs one step apart at a near-boundary element).
         max_input_diff: largest ``|u' - u|`` over all binarizers.
         output: the graph's output computed from PyTorch's decisions.
         problems: what failed (empty when the graph computes what PyTorch computes).
@@ -100,18 +111,29 @@ def _taps_of(name: str, module: nn.Module, x: torch.Tensor) -> list[BinarizerTap
     return None
 
 
-def run_with_binarizer_taps(model: nn.Module, example_input: torch.Tensor) -> tuple[np.ndarray, list[BinarizerTap]]:
-    """``model(example_input)`` (no grad, the model's current mode) and every binarizer's tap in execution order.
+def run_with_binarizer_taps(model: nn.Module, example_input: torch.Tensor
+                            ) -> tuple[np.ndarray, list[BinarizerTap | QuantizerTap]]:
+    """``model(example_input)`` (no grad, the model's current mode) and every binarizer's tap in execution order,
+    followed by every activation quantiser layer's output (:class:`QuantizerTap`).
 
     ABC layers are tapped by a forward pre-hook (their input); Group-Net layers at ``binarize_input``, which their
-    containers call directly (one call per branch).
+    containers call directly (one call per branch); activation quantiser layers (a module with ``act_quant`` and no
+    ABC ``input_quant``) by a forward hook (their output).
     """
     taps: list[BinarizerTap] = []
+    quantizers: list[QuantizerTap] = []
     handles, patched = [], []
 
     def hook(name):
         def record(module, args):
             taps.extend(_taps_of(name, module, args[0].detach().cpu()) or [])
+        return record
+
+    def output_hook(name):
+        def record(module, args, output):
+            value = getattr(output, "value", output)  # a QuantTensor's value
+            if isinstance(value, torch.Tensor):
+                quantizers.append(QuantizerTap(name, value.detach().cpu().numpy()))
         return record
 
     def recording(name, module, original):
@@ -127,6 +149,8 @@ def run_with_binarizer_taps(model: nn.Module, example_input: torch.Tensor) -> tu
         elif getattr(module, "act_threshold", None) is not None and callable(getattr(module, "binarize_input", None)):
             module.binarize_input = recording(name, module, module.binarize_input)
             patched.append(module)
+        elif getattr(module, "act_quant", None) is not None:
+            handles.append(module.register_forward_hook(output_hook(name)))
     try:
         with torch.no_grad():
             out = model(example_input)
@@ -135,7 +159,7 @@ def run_with_binarizer_taps(model: nn.Module, example_input: torch.Tensor) -> tu
             handle.remove()
         for module in patched:
             del module.binarize_input  # the class's method again
-    return out.detach().cpu().numpy(), _without_repeats(taps)
+    return out.detach().cpu().numpy(), _without_repeats(taps) + quantizers
 
 
 def _without_repeats(taps: list[BinarizerTap]) -> list[BinarizerTap]:
@@ -249,25 +273,32 @@ class _AbsoluteProgram:
 
     def _rounds_alike(self, node, context: dict) -> bool:
         """True where a ``Quant`` (zero point 0, ``ROUND``) of a computed input gives PyTorch's integers: no element
-        of the input ``x`` lies within its rounding bound ``b`` of a rounding boundary, i.e. for every element
-        ``dist(x / s, Z + 1/2) > b / |s| + 4 u |x / s|`` (the last term covers the division, rounded in both
-        programs). Both inputs are then within ``b`` of the exact value on the same side of every boundary, so both
-        round (and clip, a monotone step) to the same integer, and the output is exact again (depth 0). An input
-        quantiser behind an input normalisation is such a ``Quant``."""
+        of its input lies near a rounding boundary (:meth:`near_boundary`). Both inputs are then within ``b`` of the
+        exact value on the same side of every boundary, so both round (and clip, a monotone step) to the same
+        integer, and the output is exact again (depth 0). An input quantiser behind an input normalisation is such a
+        ``Quant``."""
+        near = self.near_boundary(node, context)
+        return near is not None and not near.any()
+
+    def near_boundary(self, node, context: dict) -> np.ndarray | None:
+        """Per element of a ``Quant``'s (zero point 0, ``ROUND``) input ``x``: True where PyTorch and the graph may
+        round differently, ``dist(x / s, Z + 1/2) <= b / |s| + 4 u |x / s|`` (``b`` its rounding bound; the last term
+        covers the division, rounded in both programs); None where the rule does not apply (another op, zero point,
+        rounding mode, or an input without a bound)."""
         if node.op_type != "Quant" or len(node.input) < 4:
-            return False
+            return None
         scale, zero_point, bits = (self.model.get_initializer(i) for i in node.input[1:4])
         if scale is None or zero_point is None or bits is None or np.any(np.asarray(zero_point) != 0):
-            return False
+            return None
         if _attributes(node).get("rounding_mode", b"ROUND") not in (b"ROUND", "ROUND"):
-            return False
+            return None
         bound = self.bound(node.input[0])
         if bound is None:
-            return False
+            return None
         step = np.abs(np.asarray(scale, dtype=np.float64))
         q = np.asarray(context[node.input[0]], dtype=np.float64) / step
         distance = np.abs(q - np.floor(q) - 0.5)
-        return bool(np.all(distance > bound / step + 4 * UNIT_ROUNDOFF * np.abs(q)))
+        return distance <= bound / step + 4 * UNIT_ROUNDOFF * np.abs(q)
 
     def _conv(self, node, a, d) -> None:
         import torch.nn.functional as F
@@ -306,14 +337,39 @@ class _AbsoluteProgram:
                  max(self.depth[node.input[k]] for k in data if node.input[k]))
 
 
-def check_layer_by_layer(model_wrapper, inputs: np.ndarray, taps: list[BinarizerTap], reference: np.ndarray,
-                         atol: float) -> LayerCheck | None:
+def _quantizer_ties(program: _AbsoluteProgram, node, context: dict, quantizers: list[QuantizerTap]):
+    """A ``Quant`` of a computed input with elements near a rounding boundary, compared with PyTorch's quantiser of
+    its shape whose output is closest (removed from ``quantizers``): ``(tie decisions, problems)``, its output
+    replaced by PyTorch's and exact again; None where no rule or tap applies (the ``Quant`` then has no bound)."""
+    near = program.near_boundary(node, context)
+    out = np.asarray(context[node.output[0]])
+    candidates = [tap for tap in quantizers if tap.value.shape == out.shape]
+    if near is None or not candidates:
+        return None
+    tap = min(candidates, key=lambda t: float(np.abs(t.value - out).max()))
+    quantizers.remove(tap)
+    step = np.abs(np.asarray(program.model.get_initializer(node.input[1]), dtype=np.float64))
+    gap = np.abs(out.astype(np.float64) - tap.value)
+    differs = gap > 0
+    problems = []
+    if (differs & ~near).any() or (gap > step * (1 + 1e-6)).any():
+        problems.append(f"quantiser node {node.name!r} (layer {tap.layer!r}): {int((differs & ~near).sum())} value(s) "
+                        f"differ from PyTorch's away from a rounding boundary, by up to {gap.max():.3g}")
+    context[node.output[0]] = tap.value.astype(out.dtype)  # downstream sees PyTorch's values
+    program.set(node.output[0], np.abs(tap.value.astype(np.float64)), 0)
+    return int(differs.sum()), problems
+
+
+def check_layer_by_layer(model_wrapper, inputs: np.ndarray, taps: list[BinarizerTap | QuantizerTap],
+                         reference: np.ndarray, atol: float) -> LayerCheck | None:
     """Steps 2 and 3 of the module docstring; None when the graph's binarizers do not map one to one onto
     ``taps`` (a different count or shape: a model with binarizers this check does not know) or a binarizer's
     input has no proved rounding bound (an op outside the rules of the module docstring)."""
     from qonnx.core.onnx_exec import execute_node
     from qonnx.util.basic import get_preferred_qonnx_opset
 
+    quantizers = [tap for tap in taps if isinstance(tap, QuantizerTap)]
+    taps = [tap for tap in taps if isinstance(tap, BinarizerTap)]
     nodes = activation_binarizers(model_wrapper)
     if len(nodes) != len(taps) or not nodes:
         return None
@@ -332,6 +388,11 @@ def check_layer_by_layer(model_wrapper, inputs: np.ndarray, taps: list[Binarizer
         execute_node(node, context, graph, opsets.get(node.domain, get_preferred_qonnx_opset()))
         if node.name not in binarizer_nodes:
             program.update(node, context)
+            if node.op_type == "Quant" and node.output[0] not in program.absolute:
+                found = _quantizer_ties(program, node, context, quantizers)
+                if found is not None:
+                    ties += found[0]
+                    problems += found[1]
             continue
         u_graph, s_graph = np.asarray(context[node.input[0]]), np.asarray(context[node.output[0]])
         # the PyTorch binarizer this node computes: the unmatched one of its shape with the closest input (graph

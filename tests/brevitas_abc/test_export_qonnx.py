@@ -191,6 +191,46 @@ def test_an_input_quantiser_behind_a_normalisation_keeps_the_layer_by_layer_chec
                           nn.BatchNorm1d(16), ABCLinear(16, 10, num_weight_bases=2, num_act_bases=2)).eval()
     images = mnist_test_batch[0][:16]
     assert export_qonnx(model, images, tmp_path / "normalised.onnx").binarizers_checked == 4
-    # the rule is what keeps it: without it the Quant's output has no bound and the check falls back
+    # the rule is what keeps it: without it (and without the comparison with PyTorch's quantiser, the next test)
+    # the Quant's output has no bound and the check falls back
     monkeypatch.setattr(layer_check._AbsoluteProgram, "_rounds_alike", lambda self, node, context: False)
+    monkeypatch.setattr(layer_check, "_quantizer_ties", lambda *args: None)
+    assert export_qonnx(model, images, tmp_path / "fallback.onnx").binarizers_checked == 0
+
+
+def test_an_input_quantiser_element_near_a_rounding_boundary_is_checked_against_pytorchs_quantiser(
+        tmp_path, mnist_test_batch, monkeypatch):
+    """A pixel whose normalised value lies on a rounding boundary of the 8-bit input quantiser (within float32
+    rounding): PyTorch and the graph may round it differently, so the rule above gives no bound. The check then
+    compares the graph's quantiser with PyTorch's (one step apart at such elements only), feeds PyTorch's values on,
+    and the binarizers behind it are still checked."""
+    from brevitas.nn import QuantIdentity
+    from brevitas.quant import Int8ActPerTensorFloat
+
+    from brevitas_abc.export import layer_check
+    from brevitas_abc.nn.constant_ops import AddConstant, MulConstant
+
+    torch.manual_seed(0)
+    a, b = 1 / 0.3081, -0.1307 / 0.3081
+    model = nn.Sequential(MulConstant(torch.tensor(a)), AddConstant(torch.tensor(b)),
+                          QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8, return_quant_tensor=False),
+                          nn.Flatten(), ABCLinear(784, 16, num_weight_bases=2, num_act_bases=2),
+                          nn.BatchNorm1d(16), ABCLinear(16, 10, num_weight_bases=2, num_act_bases=2)).eval()
+    scale = float(model[2].act_quant(torch.zeros(1)).scale)  # the proxy returns a QuantTensor
+    images = mnist_test_batch[0][:4].clone()
+    images[:, 0, 0, 0] = float((40.5 * scale - b) / a)  # x * a + b = 40.5 steps, up to float32 rounding
+    program_near = []
+    real_near = layer_check._AbsoluteProgram.near_boundary
+
+    def spy(self, node, context):
+        near = real_near(self, node, context)
+        program_near.append(None if near is None else int(near.sum()))
+        return near
+
+    monkeypatch.setattr(layer_check._AbsoluteProgram, "near_boundary", spy)
+    report = export_qonnx(model, images, tmp_path / "boundary.onnx")
+    assert 4 in program_near  # one element per image is near its boundary: the rule alone would give no bound
+    assert report.binarizers_checked == 4 and report.argmax_agreement == 1.0
+    # without the quantiser comparison the check falls back to whole outputs
+    monkeypatch.setattr(layer_check, "_quantizer_ties", lambda *args: None)
     assert export_qonnx(model, images, tmp_path / "fallback.onnx").binarizers_checked == 0
