@@ -881,8 +881,7 @@ def write_report(results: Path = RESULTS, docs: Path = DOCS) -> Path:
              "**Note on activation shifts.** Since 2026-11-29 the `\"centered\"` preset puts the thresholds at the bin "
              "centres `(k + 0.5) / N`; runs recorded before that date with `act_shifts centered` used the earlier "
              "bin edges `k / (N - 1)` (thresholds at 0 and 1). The MNIST/Fashion-MNIST/CIFAR-10 sweeps, the LFC "
-             "benchmark and `integer_coefficients` (`--quick`) were re-run with the bin-centre shifts on 2026-11-29; "
-             "`integer_coefficients_lfc512` below predates the change and is still to be re-run.\n"]
+             "benchmark and both `integer_coefficients` runs were re-run with the bin-centre shifts on 2026-11-29.\n"]
     for section in SECTIONS:
         try:
             parts.append(section(results, figures))
