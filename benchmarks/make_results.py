@@ -795,7 +795,7 @@ def section_finn_group_lbc(results: Path, figures: Path) -> str:
         if r["model"] == "groupnet":
             name += f" ({r.get('mode', 'group')}, K={r.get('num_bases', '?')})"
         if "error" in r:
-            body.append([name, r.get("board", "?"), "", "", "", "", "", "", "error: " + str(r["error"])[:120]])
+            body.append([name, r.get("board", "?"), "", "", "", "", "", "", "", "error: " + str(r["error"])[:120]])
             continue
         res, checks = r["resources"], r.get("verification", [])
         images = max((c.get("images", 0) for c in checks), default=0)
@@ -805,9 +805,9 @@ def section_finn_group_lbc(results: Path, figures: Path) -> str:
         body.append([name, r["board"], f"{r['top1']:.2f} ({r.get('train_steps', '?')} steps)",
                      f"{r['fps']:,.0f}" if r.get("fps") else "?", f"{res.get('LUT', 0):,.0f}",
                      f"{res.get('BRAM_18K', 0):,.0f}", f"{res.get('URAM', 0):,.0f}", joins or "-",
-                     f"{exact} ({images} images)"])
+                     fit_limit(r.get("fit")), f"{exact} ({images} images)"])
     out.append(table(["model", "board", "top-1 % (brief training)", "est. FPS", "LUT", "BRAM18", "URAM",
-                      "join layers", "every stage exact"], body))
+                      "join layers", "faster folding stopped by", "every stage exact"], body))
     commands = list(dict.fromkeys(r.get("command", command) for r in rows))
     out.append(f"**Data:** {rows[0].get('data', 'not recorded')}; **recipe:** {rows[0].get('recipe', 'not recorded')}."
                "  \n**Commands:** " + "; ".join(f"`{c}`" for c in commands) + "\n")

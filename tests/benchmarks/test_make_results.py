@@ -242,7 +242,8 @@ def test_finn_group_lbc_section_lists_builds_joins_and_errors(tmp_path):
             "command": "python benchmarks/finn_group_lbc.py --gn-mode block"})
     _write(results / "finn_group_lbc" / "summary.json", [ok])
     text = make_results.section_finn_group_lbc(results, tmp_path / "figures")
-    assert "| LBC DenseNet-BC | ZCU104 | 18.35 (150 steps) | 10,851 | 30,370 | 86 | 0 | 6 DuplicateStreams, 6 StreamingConcat | yes (200 images) |" in text
+    assert ("| LBC DenseNet-BC | ZCU104 | 18.35 (150 steps) | 10,851 | 30,370 | 86 | 0 | 6 DuplicateStreams, "
+            "6 StreamingConcat | not recorded | yes (200 images) |") in text
     assert "| Group-Net ResNet-18-CIFAR (block, K=4) | U250 |" in text and "error: BoardBudgetError: x" in text
     assert "`python benchmarks/finn_group_lbc.py --gn-mode block`; `python benchmarks/finn_group_lbc.py`" in text
     assert text.count("| LBC DenseNet-BC |") == 1  # summary.json is not a build
