@@ -767,7 +767,8 @@ def section_finn_cnv_cifar10(results: Path, figures: Path) -> str:
     waiting = [f"{CNV_NAMES[v]} on {b}" for v in trained for b in FINN_BOARDS if (v, b) not in built]
     if waiting:
         out.append(f"- Trained but not yet built: {', '.join(waiting)} (`{command}`).")
-    out.append(f"\n**Command:** `{rows[-1].get('command', command)}`; estimates from FINN (finn-plus) plus "
+    commands = "; ".join(f"`{c}`" for c in dict.fromkeys(r.get("command", command) for r in rows + failed))
+    out.append(f"\n**Commands:** {commands}; estimates from FINN (finn-plus) plus "
                "finn_flow's own LUT estimate for the element-wise layers FINN counts as 0 LUT; no Vivado here, so "
                "these are estimates, not post-synthesis numbers.\n")
     return "\n".join(out) + "\n"
