@@ -67,7 +67,7 @@ class BinarizerTap:
     sign: np.ndarray
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: field-wise equality would compare arrays
 class QuantizerTap:
     """PyTorch's output of one activation quantiser layer (a Brevitas ``QuantIdentity``/``QuantReLU``/...)."""
 
