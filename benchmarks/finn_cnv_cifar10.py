@@ -95,6 +95,12 @@ def provenance() -> dict:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
+def row_head(variant: str, board: str, top1: float, args) -> dict:
+    """The fields every result row starts with, built or failed: what was built, from which weights, how."""
+    return {"variant": variant, "board": board, "top1": top1, "weights": f"{args.weights}.pt",
+            "abc_mapping": args.abc_mapping}
+
+
 def build_variant(variant: str, board: str, args, images: np.ndarray, top1: float) -> dict:
     """Build ``variant`` (``args.weights``, test top-1 ``top1``) for ``board``; the result row."""
     import finn_flow
@@ -113,8 +119,7 @@ def build_variant(variant: str, board: str, args, images: np.ndarray, top1: floa
     stages = stage_rows(result.verification)
     fit = json.loads((out / "report" / "fit_to_board.json").read_text()) \
         if (out / "report" / "fit_to_board.json").is_file() else None
-    return {"variant": variant, "board": board, "top1": top1, "weights": f"{args.weights}.pt",
-            "abc_mapping": args.abc_mapping,
+    return {**row_head(variant, board, top1, args),
             "fps": result.estimates.get("estimated_throughput_fps"),
             "latency_ms": result.estimates.get("estimated_latency_ns", 0) / 1e6 or None,
             "resources": resource_totals(result.resources), "fit": fit, "verification": stages,
@@ -156,8 +161,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             try:
                 row = build_variant(variant, board, args, images, top1)
             except Exception as error:  # noqa: BLE001 - a failed or unverified build is a result too
-                row = {"variant": variant, "board": board, "top1": top1, "weights": f"{args.weights}.pt",
-                       "abc_mapping": args.abc_mapping, "status": "failed",
+                row = {**row_head(variant, board, top1, args), "status": "failed",
                        "error": f"{type(error).__name__}: {error}", "all_stages_exact": False,
                        "build_s": round(time.perf_counter() - start, 1), **provenance()}
             (args.results / f"{variant}_{board}.json").write_text(json.dumps(row, indent=2) + "\n")

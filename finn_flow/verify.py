@@ -150,9 +150,15 @@ def _disagreeing(outputs: np.ndarray, reference: np.ndarray, tol: float) -> np.n
     reference does not rank first (within ``tol``), as :func:`compare` counts them; a NaN anywhere differs."""
     outputs = outputs.reshape(len(outputs), -1)
     reference = reference.reshape(len(reference), -1)
-    picked = reference[np.arange(len(reference)), outputs.argmax(1)]
     close = np.all(np.abs(outputs.astype(np.float64) - reference) <= tol, axis=1)  # False where NaN
-    return ~close | ~(picked >= reference.max(1) - tol)
+    return ~close | ~_picks_a_best_class(outputs, reference, tol)
+
+
+def _picks_a_best_class(outputs: np.ndarray, reference: np.ndarray, tol: float) -> np.ndarray:
+    """Per image of ``[N, K]`` arrays: True where the class ``outputs`` picks scores within ``tol`` of the
+    reference's best class (False where NaN)."""
+    picked = reference[np.arange(len(reference)), outputs.argmax(1)]
+    return picked >= reference.max(1) - tol
 
 
 def compare(outputs: np.ndarray, reference: np.ndarray, tol: float = 0.0) -> dict:
@@ -166,10 +172,9 @@ def compare(outputs: np.ndarray, reference: np.ndarray, tol: float = 0.0) -> dic
     reference = reference.reshape(len(reference), -1)
     if outputs.shape != reference.shape:
         raise VerificationError(f"output shape {outputs.shape} differs from reference shape {reference.shape}")
-    picked = reference[np.arange(len(reference)), outputs.argmax(1)]
     return {
         "images": int(len(outputs)),
-        "argmax_agreement": float(np.mean(picked >= reference.max(1) - tol)),
+        "argmax_agreement": float(np.mean(_picks_a_best_class(outputs, reference, tol))),
         "argmax_exact_matches": int(np.sum(outputs.argmax(1) == reference.argmax(1))),
         "max_abs_diff": float(np.max(np.abs(outputs.astype(np.float64) - reference))),
     }
